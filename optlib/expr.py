@@ -1,0 +1,254 @@
+"""The small language a rule's step is written in.
+
+A rule's step function is called once with *traced* values: the parameter, its gradient, its
+state slots, the hyperparameters and the step count ``t``.  Ordinary arithmetic on them, and the
+functions of :data:`math`, build an expression graph instead of computing numbers.  Each face
+then runs that one graph its own way: SymPy builds expressions, NumPy computes float64 arrays,
+Keras computes per variable with ``keras.ops``, and the torch face plans in-place multi-tensor
+operations.  That is how an optimizer's math is written exactly once.
+
+Two kinds of value exist: *scalars* (hyperparameters, ``t`` and anything computed only from
+them, such as a bias correction) and *tensors* (anything that depends on the parameter, the
+gradient or a slot).  Discrete hyperparameters (variants, booleans) are plain Python values
+while tracing, so a rule branches on them with ``if``; a continuous hyperparameter declared
+``structural_zero`` may be tested with ``if h.weight_decay:``, which asks whether it is nonzero.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, field
+
+__all__ = ["Node", "math", "Program", "trace_step", "evaluate", "depends_on"]
+
+
+class Node:
+    """One operation in a traced step: ``op`` applied to ``args`` (nodes or constants)."""
+
+    __slots__ = ("op", "args", "is_tensor", "truth", "__weakref__")
+
+    def __init__(self, op, args=(), is_tensor=None, truth=None):
+        self.op = op
+        self.args = tuple(args)
+        if is_tensor is None:
+            is_tensor = builtins.any(isinstance(a, Node) and a.is_tensor for a in self.args)
+        self.is_tensor = is_tensor
+        self.truth = truth
+
+    # Arithmetic builds nodes.
+    def __add__(self, other):
+        return _node("add", self, other)
+
+    def __radd__(self, other):
+        return _node("add", other, self)
+
+    def __sub__(self, other):
+        return _node("sub", self, other)
+
+    def __rsub__(self, other):
+        return _node("sub", other, self)
+
+    def __mul__(self, other):
+        return _node("mul", self, other)
+
+    def __rmul__(self, other):
+        return _node("mul", other, self)
+
+    def __truediv__(self, other):
+        return _node("div", self, other)
+
+    def __rtruediv__(self, other):
+        return _node("div", other, self)
+
+    def __pow__(self, other):
+        return _node("pow", self, other)
+
+    def __rpow__(self, other):
+        return _node("pow", other, self)
+
+    def __neg__(self):
+        return Node("neg", (self,))
+
+    def __lt__(self, other):
+        return _node("lt", self, other)
+
+    def __le__(self, other):
+        return _node("le", self, other)
+
+    def __gt__(self, other):
+        return _node("lt", other, self)
+
+    def __ge__(self, other):
+        return _node("le", other, self)
+
+    def __bool__(self):
+        if self.truth is None:
+            raise TypeError(
+                f"a traced {self.op!r} value has no truth value while tracing a rule; "
+                "use math.where, or declare the hyperparameter structural_zero"
+            )
+        return self.truth
+
+    def __repr__(self):
+        if self.op in ("input", "hyper", "slot", "const"):
+            return f"{self.op}:{self.args[0]!r}"
+        return f"{self.op}({', '.join(map(repr, self.args))})"
+
+
+def _const(x):
+    return x if isinstance(x, Node) else Node("const", (x,), is_tensor=False)
+
+
+def _node(op, *args):
+    return Node(op, tuple(_const(a) for a in args))
+
+
+class _Math:
+    """Functions a rule may call, beyond arithmetic: each face implements every one."""
+
+    @staticmethod
+    def sqrt(x):
+        return _node("sqrt", x)
+
+    @staticmethod
+    def abs(x):
+        return _node("abs", x)
+
+    @staticmethod
+    def sign(x):
+        return _node("sign", x)
+
+    @staticmethod
+    def maximum(a, b):
+        return _node("maximum", a, b)
+
+    @staticmethod
+    def minimum(a, b):
+        return _node("minimum", a, b)
+
+    @staticmethod
+    def where(condition, a, b):
+        """``a`` where ``condition`` holds, else ``b``; the condition must be a scalar."""
+        condition = _const(condition)
+        if condition.is_tensor:
+            raise TypeError("math.where takes a scalar condition (built from t and hyperparameters)")
+        return _node("where", condition, a, b)
+
+    @staticmethod
+    def ema(average, value, beta):
+        """Move ``average`` toward ``value``: ``beta*average + (1 - beta)*value``.
+
+        Written as one operation so that each face can run it its fastest exact way
+        (``lerp_`` or ``mul_``/``addcmul_`` in torch, ``m + (x - m)*(1 - beta)`` in Keras).
+        """
+        return _node("ema", average, value, beta)
+
+
+math = _Math()
+
+
+@dataclass
+class Program:
+    """A traced step: the new parameter and the final value of every slot it assigns."""
+
+    param: Node
+    slots: dict = field(default_factory=dict)  # slot name -> final node, in assignment order
+
+
+class _Slots:
+    """The ``s`` argument of a step: reading gives a slot's current value, assigning records it."""
+
+    def __init__(self, names):
+        object.__setattr__(self, "_values", {n: Node("slot", (n,), is_tensor=True) for n in names})
+        object.__setattr__(self, "_assigned", {})
+
+    def __getattr__(self, name):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"this rule has no state slot {name!r} with these hyperparameters") from None
+
+    def __setattr__(self, name, value):
+        if name not in self._values:
+            raise AttributeError(f"this rule has no state slot {name!r} with these hyperparameters")
+        value = _const(value)
+        self._values[name] = value
+        self._assigned.pop(name, None)
+        self._assigned[name] = value
+
+
+class _Hypers:
+    """The ``h`` argument of a step."""
+
+    def __init__(self, values):
+        object.__setattr__(self, "_values", values)
+
+    def __getattr__(self, name):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"no hyperparameter {name!r}") from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("hyperparameters are read-only inside a step")
+
+
+def trace_step(step, slot_names, hyper_values):
+    """Trace ``step(p, g, s, h, t, math)`` into a :class:`Program`.
+
+    ``hyper_values`` maps each hyperparameter to a Python value (used as is, for discrete
+    hyperparameters) or to a :class:`Node` (continuous ones).
+    """
+    p = Node("input", ("param",), is_tensor=True)
+    g = Node("input", ("grad",), is_tensor=True)
+    t = Node("input", ("t",), is_tensor=False)
+    s = _Slots(slot_names)
+    new_param = step(p, g, s, _Hypers(hyper_values), t, math)
+    if new_param is None:
+        raise TypeError("a rule's step must return the new parameter value")
+    return Program(param=_const(new_param), slots=dict(s._assigned))
+
+
+def depends_on(node, target, _seen=None):
+    """Whether ``node``'s value depends on ``target``."""
+    seen = set() if _seen is None else _seen
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n is target:
+            return True
+        if id(n) in seen or not isinstance(n, Node):
+            continue
+        seen.add(id(n))
+        stack.extend(a for a in n.args if isinstance(a, Node))
+    return False
+
+
+def evaluate(nodes, leaf, ops, cache=None):
+    """Evaluate ``nodes`` with ``ops`` (an object with one method per operation).
+
+    ``leaf(node)`` gives the value of an ``input``, ``slot`` or ``hyper`` node.  A ``where``
+    evaluates only the branch its condition selects when the condition is a plain bool.
+    """
+    cache = {} if cache is None else cache
+
+    def value(n):
+        key = id(n)
+        if key in cache:
+            return cache[key][1]
+        if n.op == "const":
+            v = ops.const(n.args[0])
+        elif n.op in ("input", "slot", "hyper"):
+            v = leaf(n)
+        elif n.op == "where":
+            c = value(n.args[0])
+            if isinstance(c, bool):
+                v = value(n.args[1] if c else n.args[2])
+            else:
+                v = ops.where(c, value(n.args[1]), value(n.args[2]))
+        else:
+            v = getattr(ops, n.op)(*(value(a) for a in n.args))
+        cache[key] = (n, v)  # keep n alive so its id is not reused
+        return v
+
+    return [value(n) for n in nodes]

@@ -1,0 +1,229 @@
+"""The Keras 3 face: ``keras.optimizers.Optimizer`` classes that run optlib's rules.
+
+Each class has Keras's signature and defaults for the optimizer of the same name and inherits
+every base-optimizer option (``weight_decay``, ``clipnorm``, ``clipvalue``,
+``global_clipnorm``, ``use_ema``, ``loss_scale_factor``, ``gradient_accumulation_steps``,
+learning-rate schedules); only ``build`` and ``update_step`` are the rule's.  The step runs per
+variable inside Keras's compiled train step, with ``keras.ops``, so it works on the TensorFlow
+and the torch backends.  Scalars are computed as Keras computes them: hyperparameters as Python
+floats, the learning rate and ``t = iterations + 1`` cast to the variable's dtype.
+"""
+
+from __future__ import annotations
+
+import math as _m
+import numbers
+
+import keras
+from keras import ops
+
+from ..expr import evaluate
+from ..rules import get
+
+__all__ = ["RuleOptimizer", "SGD", "Adam"]
+
+
+def _py(x):
+    return isinstance(x, numbers.Number)
+
+
+class KerasOps:
+    """One method per operation of :mod:`optlib.expr`, in Keras's own arithmetic: Python numbers
+    stay Python numbers until they meet a tensor (weakly typed there), except the base of a
+    power, which Keras casts to the variable's dtype (through float32, so in float64 the bias
+    corrections use float32-rounded betas, as ``keras.optimizers.Adam`` does)."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def _t(self, x):
+        return ops.cast(x, self.dtype) if _py(x) else x
+
+    def _binary(self, py, fn, a, b):
+        if _py(a) and _py(b):
+            return py(a, b)
+        return fn(a, b)  # a Python number beside a tensor is weakly typed: exact in float64
+
+    def const(self, x):
+        return x
+
+    def add(self, a, b):
+        return self._binary(lambda x, y: x + y, ops.add, a, b)
+
+    def sub(self, a, b):
+        return self._binary(lambda x, y: x - y, ops.subtract, a, b)
+
+    def mul(self, a, b):
+        return self._binary(lambda x, y: x * y, ops.multiply, a, b)
+
+    def div(self, a, b):
+        return self._binary(lambda x, y: x / y, ops.divide, a, b)
+
+    def pow(self, a, b):
+        # Keras writes ops.power(ops.cast(beta, dtype), t): the cast goes through float32
+        if _py(a) and _py(b):
+            return a**b
+        return ops.power(self._t(a), self._t(b))
+
+    def lt(self, a, b):
+        return self._binary(lambda x, y: x < y, ops.less, a, b)
+
+    def le(self, a, b):
+        return self._binary(lambda x, y: x <= y, ops.less_equal, a, b)
+
+    def maximum(self, a, b):
+        return self._binary(max, ops.maximum, a, b)
+
+    def minimum(self, a, b):
+        return self._binary(min, ops.minimum, a, b)
+
+    def neg(self, a):
+        return -a if _py(a) else ops.negative(a)
+
+    def sqrt(self, a):
+        return _m.sqrt(a) if _py(a) else ops.sqrt(a)
+
+    def abs(self, a):
+        return abs(a) if _py(a) else ops.abs(a)
+
+    def sign(self, a):
+        return float((a > 0) - (a < 0)) if _py(a) else ops.sign(a)
+
+    def where(self, c, a, b):
+        return ops.where(c, self._t(a), self._t(b))
+
+    def ema(self, m, x, beta):
+        # Keras's own form: m + (x - m) * (1 - beta)
+        return self.add(m, self.mul(self.sub(x, m), self.sub(1, beta)))
+
+
+class RuleOptimizer(keras.optimizers.Optimizer):
+    """A Keras optimizer whose math is an optlib rule: only ``build`` and ``update_step``.
+
+    Subclasses set ``rule`` and pass the rule's hyperparameters (other than the learning rate)
+    to ``__init__``; ``_config_keys`` maps Keras argument names to rule names for
+    ``get_config``.  NaN and Inf in a gradient flow through the arithmetic as in the built-in.
+    """
+
+    rule = None
+    _config_keys = {}  # Keras argument name -> rule hyperparameter name
+    # Hyperparameters the built-in casts to the variable's dtype before use (through float32:
+    # in float64 they are float32-rounded); the others stay weakly typed Python floats.
+    _cast_hypers = ()
+
+    def __init__(self, learning_rate, hypers, name, **kwargs):
+        if _py(learning_rate):
+            self.rule.hyper("lr").validate(learning_rate)
+            learning_rate = float(learning_rate)
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        lr = learning_rate if _py(learning_rate) else self.rule.hyper("lr").default
+        self.hypers = self.rule.validate(lr=lr, **hypers)
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._slot_variables = {}
+        for slot in self.rule.active_slots(self.hypers):
+            if slot.init == "zeros":
+                init = "zeros"
+            elif slot.init == "param":
+                raise NotImplementedError("slots that start as a copy of the parameter are not built yet")
+            else:
+                init = keras.initializers.Constant(self.hypers[slot.init])
+            self._slot_variables[slot.name] = [
+                self.add_variable_from_reference(v, name=slot.name, initializer=init) for v in variables
+            ]
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        program = self.rule.program(self.hypers)
+        index = self._get_variable_index(variable)
+        inputs = {
+            "param": variable,
+            "grad": ops.cast(gradient, dtype),
+            "t": ops.cast(self.iterations + 1, dtype),
+        }
+        hypers = dict(self.hypers, lr=ops.cast(learning_rate, dtype))
+        hypers.update({k: ops.cast(hypers[k], dtype) for k in self._cast_hypers})
+        slots = {name: vs[index] for name, vs in self._slot_variables.items()}
+
+        def leaf(node):
+            kind, name = node.op, node.args[0]
+            return inputs[name] if kind == "input" else slots[name] if kind == "slot" else hypers[name]
+
+        new_param, *new_slots = evaluate([program.param, *program.slots.values()], leaf, KerasOps(dtype))
+        for name, value in zip(program.slots, new_slots):
+            self.assign(slots[name], value)
+        self.assign(variable, new_param)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({key: self.hypers[name] for key, name in self._config_keys.items()})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="optlib")
+class SGD(RuleOptimizer):
+    """Gradient descent with momentum, a drop-in for :class:`keras.optimizers.SGD`.
+
+    Rule ``sgd`` with ``momentum_form="velocity"`` by default: ``v = momentum*v - lr*g;
+    w = w + v`` (Nesterov: ``w = w + momentum*v - lr*g``), exactly Keras's update.
+    ``momentum_form="buffer"`` computes PyTorch's ``b = momentum*b + (1-dampening)*g;
+    w = w - lr*b`` (with ``dampening``), and ``coupled_weight_decay=c`` adds PyTorch's L2 term
+    ``g + c*w`` to the gradient: ``torch.optim.SGD(lr, momentum, dampening, weight_decay=c,
+    nesterov)`` is ``SGD(lr, momentum, nesterov, momentum_form="buffer", dampening=dampening,
+    coupled_weight_decay=c)``.  Keras's own ``weight_decay`` is the base class's decoupled decay
+    ``w -= lr*weight_decay*w``, applied before the step.
+    """
+
+    rule = get("sgd")
+    _config_keys = {"momentum": "momentum", "nesterov": "nesterov", "momentum_form": "momentum_form",
+                    "dampening": "dampening", "coupled_weight_decay": "weight_decay"}
+    _cast_hypers = ("momentum",)
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
+                 clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None, gradient_accumulation_steps=None,
+                 name="SGD", *, momentum_form="velocity", dampening=0.0, coupled_weight_decay=0.0, **kwargs):
+        super().__init__(
+            learning_rate,
+            dict(momentum=momentum, nesterov=nesterov, momentum_form=momentum_form, dampening=dampening,
+                 weight_decay=coupled_weight_decay),
+            name, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm, use_ema=use_ema, ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
+            gradient_accumulation_steps=gradient_accumulation_steps, **kwargs,
+        )
+
+
+@keras.saving.register_keras_serializable(package="optlib")
+class Adam(RuleOptimizer):
+    """Adam and AMSGrad, a drop-in for :class:`keras.optimizers.Adam`.
+
+    Rule ``adam`` with ``epsilon_placement="raw"`` by default, Keras's epsilon-hat:
+    ``w -= lr*sqrt(1-beta_2^t)/(1-beta_1^t) * m/(sqrt(v) + epsilon)``.  That is the paper's
+    form with a step-dependent epsilon ``epsilon/sqrt(1-beta_2^t)``.
+    ``epsilon_placement="corrected"`` computes PyTorch's ``lr*m_hat/(sqrt(v_hat) + epsilon)``:
+    ``torch.optim.Adam(lr, betas=(b1, b2), eps, weight_decay=c, amsgrad)`` is
+    ``Adam(lr, b1, b2, eps, amsgrad, epsilon_placement="corrected", coupled_weight_decay=c)``.
+    """
+
+    rule = get("adam")
+    _config_keys = {"beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps", "amsgrad": "amsgrad",
+                    "epsilon_placement": "epsilon_placement", "coupled_weight_decay": "weight_decay"}
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name="adam", *, epsilon_placement="raw",
+                 coupled_weight_decay=0.0, **kwargs):
+        super().__init__(
+            learning_rate,
+            dict(beta1=beta_1, beta2=beta_2, eps=epsilon, amsgrad=amsgrad, epsilon_placement=epsilon_placement,
+                 weight_decay=coupled_weight_decay),
+            name, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm, use_ema=use_ema, ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
+            gradient_accumulation_steps=gradient_accumulation_steps, **kwargs,
+        )

@@ -1,0 +1,181 @@
+"""Rules: an optimizer's math, written once, and the registry that lists them."""
+
+from __future__ import annotations
+
+import inspect
+import math as _m
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..expr import Node, trace_step
+
+__all__ = ["Real", "Choice", "Slot", "Rule", "register", "get", "names", "registry"]
+
+
+def _is_real(x):
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+@dataclass(frozen=True)
+class Real:
+    """A continuous hyperparameter with a valid interval.
+
+    ``structural_zero``: the rule may test ``if h.name:`` (is it nonzero?); the faces then skip
+    the work the rule guards with it, as the built-ins do (for example no L2 term when
+    ``weight_decay == 0``).
+    """
+
+    name: str
+    default: float
+    doc: str
+    low: float = 0.0
+    high: float = _m.inf
+    low_open: bool = False
+    high_open: bool = False
+    structural_zero: bool = False
+
+    def interval(self):
+        lo = "(" if self.low_open else "["
+        hi = ")" if self.high_open or self.high == _m.inf else "]"
+        return f"{lo}{self.low:g}, {self.high:g}{hi}"
+
+    def validate(self, value):
+        if not _is_real(value):
+            raise TypeError(f"{self.name} must be a real number ({self.doc}), got {value!r}")
+        value = float(value)
+        ok = _m.isfinite(value) and (
+            (value > self.low if self.low_open else value >= self.low)
+            and (value < self.high if self.high_open else value <= self.high)
+        )
+        if not ok:
+            raise ValueError(f"{self.name}={value!r} is invalid: {self.doc} must be finite and in {self.interval()}")
+        return value
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A discrete hyperparameter: a boolean switch or a named variant of the rule."""
+
+    name: str
+    default: Any
+    doc: str
+    options: tuple = (False, True)
+    meanings: dict = field(default_factory=dict)  # option -> one line on who computes it so
+
+    def validate(self, value):
+        for option in self.options:
+            if value == option and type(value) is type(option):
+                return option
+        if isinstance(value, (bool, int)) and all(isinstance(o, bool) for o in self.options) and value in (0, 1):
+            return bool(value)
+        raise ValueError(f"{self.name}={value!r} is invalid: {self.doc} must be one of {list(self.options)}")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A state slot and how it starts: ``"zeros"``, ``"param"`` (a copy) or a hyperparameter's name.
+
+    ``when(h)`` says whether the slot exists for hyperparameters ``h`` (a dict).
+    """
+
+    name: str
+    doc: str
+    init: str = "zeros"
+    when: Callable[[dict], bool] | None = None
+
+
+@dataclass
+class Rule:
+    """An optimizer's update, once: hyperparameters, state slots, step, references."""
+
+    name: str
+    title: str
+    hypers: tuple
+    slots: tuple
+    step: Callable
+    references: tuple = ()
+    check: Callable[[dict], None] | None = None
+    doc: str = ""
+    _programs: dict = field(default_factory=dict, repr=False)
+
+    # --- hyperparameters --------------------------------------------------------------
+    def hyper(self, name):
+        for h in self.hypers:
+            if h.name == name:
+                return h
+        raise KeyError(f"rule {self.name!r} has no hyperparameter {name!r}")
+
+    def defaults(self):
+        return {h.name: h.default for h in self.hypers}
+
+    def validate(self, values=None, **kwargs):
+        """Complete ``values`` with defaults and check each one; return the validated dict."""
+        values = {**(values or {}), **kwargs}
+        known = {h.name for h in self.hypers}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"rule {self.name!r} has no hyperparameter {unknown[0]!r}; it has {sorted(known)}")
+        out = {h.name: h.validate(values.get(h.name, h.default)) for h in self.hypers}
+        if self.check is not None:
+            self.check(out)
+        return out
+
+    def active_slots(self, values):
+        return tuple(s for s in self.slots if s.when is None or s.when(values))
+
+    # --- tracing ------------------------------------------------------------------------
+    def structure(self, values):
+        """The part of the hyperparameters that decides the shape of the step's graph."""
+        key = []
+        for h in self.hypers:
+            if isinstance(h, Choice):
+                key.append((h.name, values[h.name]))
+            elif h.structural_zero:
+                key.append((h.name, values[h.name] != 0))
+        return tuple(key)
+
+    def program(self, values):
+        """The traced step for hyperparameters ``values`` (cached by their structure)."""
+        key = self.structure(values)
+        if key not in self._programs:
+            traced = {}
+            for h in self.hypers:
+                if isinstance(h, Choice):
+                    traced[h.name] = values[h.name]
+                else:
+                    truth = (values[h.name] != 0) if h.structural_zero else None
+                    traced[h.name] = Node("hyper", (h.name,), is_tensor=False, truth=truth)
+            slots = [s.name for s in self.active_slots(values)]
+            self._programs[key] = trace_step(self.step, slots, traced)
+        return self._programs[key]
+
+    def source(self):
+        """The step function's source, as a chapter shows it."""
+        return inspect.getsource(self.step)
+
+    def __repr__(self):
+        return f"Rule({self.name!r})"
+
+
+registry: dict[str, Rule] = {}
+
+
+def register(rule: Rule) -> Rule:
+    if rule.name in registry:
+        raise ValueError(f"a rule named {rule.name!r} is already registered")
+    registry[rule.name] = rule
+    return rule
+
+
+def get(name: str) -> Rule:
+    if isinstance(name, Rule):
+        return name
+    try:
+        return registry[name]
+    except KeyError:
+        raise KeyError(f"no rule named {name!r}; registered: {sorted(registry)}") from None
+
+
+def names():
+    return sorted(registry)

@@ -1,0 +1,144 @@
+"""The SymPy face: a rule on symbols, unrolled, compared, and printed as LaTeX.
+
+Continuous hyperparameters become positive symbols unless given numbers; discrete ones (the
+variants) keep their values and choose the branch of the rule that is traced.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .expr import evaluate
+from .rules import Choice, get
+
+__all__ = ["symbol", "hyper_symbols", "step", "unroll", "equal", "difference", "latex", "SympyOps"]
+
+_LATEX = {
+    "lr": r"\eta", "beta1": r"\beta_1", "beta2": r"\beta_2", "eps": r"\epsilon",
+    "momentum": r"\mu", "dampening": r"\tau", "weight_decay": r"\lambda",
+}
+
+
+def symbol(name, **assumptions):
+    """The SymPy symbol the book uses for hyperparameter ``name`` (``lr`` prints as eta)."""
+    return sp.Symbol(_LATEX.get(name, name), **({"positive": True} | assumptions))
+
+
+class SympyOps:
+    const = staticmethod(lambda x: sp.sympify(x) if isinstance(x, float) else x)
+    add = staticmethod(lambda a, b: a + b)
+    sub = staticmethod(lambda a, b: a - b)
+    mul = staticmethod(lambda a, b: a * b)
+    div = staticmethod(lambda a, b: a / b)
+    pow = staticmethod(lambda a, b: a**b)
+    neg = staticmethod(lambda a: -a)
+    sqrt = staticmethod(sp.sqrt)
+    abs = staticmethod(sp.Abs)
+    sign = staticmethod(sp.sign)
+    maximum = staticmethod(sp.Max)
+    minimum = staticmethod(sp.Min)
+    ema = staticmethod(lambda m, x, beta: beta * m + (1 - beta) * x)
+
+    @staticmethod
+    def _decide(rel):
+        rel = sp.sympify(rel)
+        if rel in (sp.true, sp.false):
+            return bool(rel)
+        return rel
+
+    @classmethod
+    def lt(cls, a, b):
+        return cls._decide(sp.Lt(a, b))
+
+    @classmethod
+    def le(cls, a, b):
+        return cls._decide(sp.Le(a, b))
+
+    @staticmethod
+    def where(c, a, b):
+        return sp.Piecewise((a, c), (b, True))
+
+
+def hyper_symbols(rule, **values):
+    """Hyperparameters for a symbolic step: those in ``values``, else a symbol for each one
+    whose default is nonzero, else the default (so weight decay and dampening stay off)."""
+    rule = get(rule)
+    out = {}
+    for h in rule.hypers:
+        if h.name in values:
+            out[h.name] = h.validate(values[h.name]) if isinstance(h, Choice) else sp.sympify(values[h.name])
+        elif isinstance(h, Choice) or h.default == 0:  # variants and switched-off terms
+            out[h.name] = h.default
+        else:
+            out[h.name] = symbol(h.name)
+    return out
+
+
+def _state_symbols(rule, values, suffix="0"):
+    return {s.name: sp.Symbol(f"{s.name}_{suffix}") for s in rule.active_slots(values)}
+
+
+def step(rule, hypers, param, grad, state, t):
+    """One symbolic step: ``(new_param, new_state)``."""
+    rule = get(rule)
+    if rule.check is not None and all(not isinstance(v, sp.Basic) or v.is_number for v in hypers.values()):
+        rule.check({k: (float(v) if isinstance(v, sp.Basic) else v) for k, v in hypers.items()})
+    program = rule.program(hypers)
+    inputs = {"param": param, "grad": grad, "t": t}
+
+    def leaf(node):
+        kind, name = node.op, node.args[0]
+        return inputs[name] if kind == "input" else state[name] if kind == "slot" else hypers[name]
+
+    out = evaluate([program.param, *program.slots.values()], leaf, SympyOps)
+    new_state = dict(state)
+    new_state.update(zip(program.slots, out[1:]))
+    return out[0], new_state
+
+
+def unroll(rule, steps, hypers=None, param=None, grads=None, state=None, start=1, schedule=None):
+    """Unroll ``steps`` steps from ``param`` (default symbol ``theta_0``) with gradients ``grads``.
+
+    ``grads`` is a list of expressions or a function ``grads(param, t)`` (a loss's gradient);
+    by default the symbols ``g_1, g_2, ...``.  ``state`` defaults to the rule's start values
+    (zeros, constants, a copy of the parameter).  ``schedule(t)`` may override hyperparameters
+    on step ``t``.  Returns ``(params, states)``, lists of length ``steps + 1`` and ``steps``.
+    """
+    rule = get(rule)
+    hypers = hyper_symbols(rule, **(hypers or {}))
+    param = sp.Symbol("theta_0") if param is None else param
+    if grads is None:
+        grads = [sp.Symbol(f"g_{t}") for t in range(start, start + steps)]
+    if state is None:
+        state = {}
+        for s in rule.active_slots(hypers):
+            state[s.name] = {"zeros": sp.Integer(0), "param": param}.get(s.init, hypers.get(s.init))
+    params, states = [param], []
+    for i, t in enumerate(range(start, start + steps)):
+        h = dict(hypers)
+        if schedule:
+            h.update({k: sp.sympify(v) for k, v in schedule(t).items()})
+        g = grads(param, t) if callable(grads) else grads[i]
+        param, state = step(rule, h, param, g, state, t)
+        params.append(param)
+        states.append(state)
+    return params, states
+
+
+def difference(a, b):
+    """The exact difference ``a - b``, simplified."""
+    return sp.simplify(sp.expand(a - b))
+
+
+def equal(a, b):
+    """Whether ``a == b`` identically (``simplify(a - b) == 0``)."""
+    return difference(a, b) == 0
+
+
+def latex(expr, **kwargs):
+    """LaTeX of an expression, or of ``{name: expr}`` as aligned equations."""
+    if isinstance(expr, dict):
+        rows = [rf"{sp.latex(sp.Symbol(k)) if isinstance(k, str) else sp.latex(k)} &= {sp.latex(v, **kwargs)}"
+                for k, v in expr.items()]
+        return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
+    return sp.latex(expr, **kwargs)
