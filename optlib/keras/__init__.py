@@ -20,7 +20,7 @@ from keras import ops
 from ..expr import evaluate
 from ..rules import get
 
-__all__ = ["RuleOptimizer", "SGD", "Adam"]
+__all__ = ["RuleOptimizer", "SGD", "Adam", "by_rule"]
 
 
 def _py(x):
@@ -110,6 +110,10 @@ class RuleOptimizer(keras.optimizers.Optimizer):
     # Hyperparameters the built-in casts to the variable's dtype before use (through float32:
     # in float64 they are float32-rounded); the others stay weakly typed Python floats.
     _cast_hypers = ()
+    # optlib-only keywords and the value at which the class computes what Keras's does
+    extras = {}
+    # rule slot name -> attribute of the Keras built-in holding that slot's variables
+    builtin_slots = {}
 
     def __init__(self, learning_rate, hypers, name, **kwargs):
         if _py(learning_rate):
@@ -157,6 +161,26 @@ class RuleOptimizer(keras.optimizers.Optimizer):
             self.assign(slots[name], value)
         self.assign(variable, new_param)
 
+    @classmethod
+    def kwargs_for(cls, hypers):
+        """Constructor keywords that run the rule with ``hypers``: the rule's decoupled weight
+        decay becomes Keras's base ``weight_decay``, its L2 term ``coupled_weight_decay``."""
+        kwargs = {"learning_rate": hypers["lr"]}
+        for key, name in cls._config_keys.items():
+            kwargs[key] = hypers[name]
+        if hypers.get("decoupled_weight_decay"):
+            kwargs["weight_decay"], kwargs["coupled_weight_decay"] = kwargs["coupled_weight_decay"], 0.0
+        return kwargs
+
+    @classmethod
+    def builtin_kwargs(cls, hypers):
+        """Keywords for the Keras built-in of the same name that computes ``hypers``'s math,
+        or None when only optlib's variant can."""
+        kwargs = cls.kwargs_for(hypers)
+        if any(kwargs.pop(k) != v for k, v in cls.extras.items()):
+            return None
+        return kwargs
+
     def get_config(self):
         config = super().get_config()
         config.update({key: self.hypers[name] for key, name in self._config_keys.items()})
@@ -181,6 +205,8 @@ class SGD(RuleOptimizer):
     _config_keys = {"momentum": "momentum", "nesterov": "nesterov", "momentum_form": "momentum_form",
                     "dampening": "dampening", "coupled_weight_decay": "weight_decay"}
     _cast_hypers = ("momentum",)
+    extras = {"momentum_form": "velocity", "dampening": 0.0, "coupled_weight_decay": 0.0}
+    builtin_slots = {"velocity": "momentums"}
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99,
@@ -212,6 +238,8 @@ class Adam(RuleOptimizer):
     rule = get("adam")
     _config_keys = {"beta_1": "beta1", "beta_2": "beta2", "epsilon": "eps", "amsgrad": "amsgrad",
                     "epsilon_placement": "epsilon_placement", "coupled_weight_decay": "weight_decay"}
+    extras = {"epsilon_placement": "raw", "coupled_weight_decay": 0.0}
+    builtin_slots = {"exp_avg": "_momentums", "exp_avg_sq": "_velocities", "max_exp_avg_sq": "_velocity_hats"}
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
@@ -227,3 +255,7 @@ class Adam(RuleOptimizer):
             ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
             gradient_accumulation_steps=gradient_accumulation_steps, **kwargs,
         )
+
+
+# The class that runs each rule (the one whose name keras.optimizers shares).
+by_rule = {cls.rule.name: cls for cls in (SGD, Adam)}

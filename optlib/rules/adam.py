@@ -30,11 +30,12 @@ ADAM = register(
         name="adam",
         title="Adam",
         hypers=(
-            Real("lr", 1e-3, "the learning rate"),
-            Real("beta1", 0.9, "the first-moment decay beta1", high=1.0, high_open=True),
-            Real("beta2", 0.999, "the second-moment decay beta2", high=1.0, high_open=True),
-            Real("eps", 1e-8, "the epsilon added to the denominator"),
-            Real("weight_decay", 0.0, "the weight decay", structural_zero=True),
+            Real("lr", 1e-3, "the learning rate", typical=(1e-4, 0.1)),
+            Real("beta1", 0.9, "the first-moment decay beta1", high=1.0, high_open=True, typical=(0.0, 0.99)),
+            Real("beta2", 0.999, "the second-moment decay beta2", high=1.0, high_open=True,
+                 typical=(0.5, 0.9999)),
+            Real("eps", 1e-8, "the epsilon added to the denominator", typical=(1e-10, 1e-3)),
+            Real("weight_decay", 0.0, "the weight decay", structural_zero=True, typical=(0.0, 0.1)),
             Choice("amsgrad", False, "whether to use AMSGrad's running maximum"),
             Choice("decoupled_weight_decay", False, "whether weight decay is decoupled (AdamW) or an L2 term"),
             Choice(

@@ -34,6 +34,7 @@ class Real:
     low_open: bool = False
     high_open: bool = False
     structural_zero: bool = False
+    typical: tuple | None = None  # (low, high) where the property tests draw values
 
     def interval(self):
         lo = "(" if self.low_open else "["

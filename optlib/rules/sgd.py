@@ -39,10 +39,11 @@ SGD = register(
         name="sgd",
         title="SGD with momentum",
         hypers=(
-            Real("lr", 1e-3, "the learning rate"),
-            Real("momentum", 0.0, "the momentum factor", structural_zero=True),
-            Real("dampening", 0.0, "the dampening of the momentum buffer", high=1.0),
-            Real("weight_decay", 0.0, "the L2 penalty added to the gradient", structural_zero=True),
+            Real("lr", 1e-3, "the learning rate", typical=(1e-4, 0.3)),
+            Real("momentum", 0.0, "the momentum factor", structural_zero=True, typical=(0.0, 0.99)),
+            Real("dampening", 0.0, "the dampening of the momentum buffer", high=1.0, typical=(0.0, 0.5)),
+            Real("weight_decay", 0.0, "the L2 penalty added to the gradient", structural_zero=True,
+                 typical=(0.0, 0.1)),
             Choice("nesterov", False, "whether to use Nesterov momentum"),
             Choice(
                 "momentum_form",

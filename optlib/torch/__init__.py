@@ -13,7 +13,7 @@ import torch
 from ..rules import get
 from ._plan import Node, Plan, evaluate_scalars, scalar_nodes
 
-__all__ = ["RuleOptimizer", "SGD", "Adam"]
+__all__ = ["RuleOptimizer", "SGD", "Adam", "by_rule"]
 
 
 class _Compiled:
@@ -58,6 +58,8 @@ class RuleOptimizer(torch.optim.Optimizer):
     """
 
     rule = None  # set by subclasses
+    # optlib-only keywords and the value at which the class computes what torch.optim's does
+    extras = {}
 
     def __init__(self, params, defaults):
         self._compiled = {}
@@ -70,6 +72,20 @@ class RuleOptimizer(torch.optim.Optimizer):
     def _hypers(self, group):
         """The rule's hyperparameters for ``group`` (validated)."""
         raise NotImplementedError
+
+    @classmethod
+    def kwargs_for(cls, hypers):
+        """Constructor keywords (besides ``params``) that run the rule with ``hypers``."""
+        raise NotImplementedError
+
+    @classmethod
+    def builtin_kwargs(cls, hypers):
+        """Keywords for the torch.optim class of the same name that computes ``hypers``'s
+        math, or None when only optlib's variant can."""
+        kwargs = cls.kwargs_for(hypers)
+        if any(kwargs.pop(k) != v for k, v in cls.extras.items()):
+            return None
+        return kwargs
 
     def _compiled_for(self, values):
         key = self.rule.structure(values)
@@ -147,6 +163,7 @@ class SGD(RuleOptimizer):
     """
 
     rule = get("sgd")
+    extras = {"momentum_form": "buffer"}
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, momentum_form="buffer"):
@@ -160,6 +177,11 @@ class SGD(RuleOptimizer):
             weight_decay=group["weight_decay"], nesterov=group["nesterov"],
             momentum_form=group["momentum_form"],
         )
+
+    @classmethod
+    def kwargs_for(cls, h):
+        return dict(lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"],
+                    weight_decay=h["weight_decay"], nesterov=h["nesterov"], momentum_form=h["momentum_form"])
 
 
 class Adam(RuleOptimizer):
@@ -182,6 +204,7 @@ class Adam(RuleOptimizer):
     """
 
     rule = get("adam")
+    extras = {"epsilon_placement": "corrected"}
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  maximize=False, decoupled_weight_decay=False, epsilon_placement="corrected"):
@@ -200,3 +223,13 @@ class Adam(RuleOptimizer):
             decoupled_weight_decay=group["decoupled_weight_decay"],
             epsilon_placement=group["epsilon_placement"],
         )
+
+    @classmethod
+    def kwargs_for(cls, h):
+        return dict(lr=h["lr"], betas=(h["beta1"], h["beta2"]), eps=h["eps"], weight_decay=h["weight_decay"],
+                    amsgrad=h["amsgrad"], decoupled_weight_decay=h["decoupled_weight_decay"],
+                    epsilon_placement=h["epsilon_placement"])
+
+
+# The class that runs each rule (the one whose name torch.optim shares).
+by_rule = {cls.rule.name: cls for cls in (SGD, Adam)}

@@ -280,6 +280,8 @@ class Plan:
         op, args = node.op, self._args(node)
         if not node.is_tensor:
             return [("add_scalar", coef.times(node))]
+        if id(node) in self.loc:  # already computed (a slot's new value, say): use it whole
+            return [("add", node, coef)]
         if op in ("add", "sub") and coef.is_sign:
             return self._terms(args[0], coef) + self._terms(args[1], coef.times(sign=1.0 if op == "add" else -1.0))
         if op == "neg":

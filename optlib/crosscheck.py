@@ -1,0 +1,232 @@
+"""Run a rule's faces and the frameworks' built-ins on one problem and compare them.
+
+Every implementation starts from the same parameters and steps with gradients computed, in
+float64, from *its own* current parameters (``problem.grad``), so a difference feeds back as it
+would in training.  Implementations: ``reference`` (NumPy float64), ``optlib.torch``,
+``torch.optim``, ``optlib.keras`` and ``keras`` (the built-in of the same name).  A built-in takes
+part only when it computes the requested math (for example Keras's Adam only with
+``epsilon_placement="raw"``); :func:`crosscheck` says which were left out and why.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import numpy as np
+
+from . import problems, reference
+from .rules import get
+
+__all__ = ["crosscheck", "trajectories", "IMPLEMENTATIONS"]
+
+IMPLEMENTATIONS = ("reference", "optlib.torch", "torch.optim", "optlib.keras", "keras")
+
+
+class _Torch:
+    def __init__(self, cls, kwargs, x0, dtype):
+        import torch
+
+        self.torch = torch
+        dt = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
+        self.params = [torch.tensor(x, dtype=dt, requires_grad=True) for x in x0]
+        self.opt = cls(self.params, **kwargs)
+
+    def step(self, grads, lr):
+        if lr is not None:
+            for group in self.opt.param_groups:
+                group["lr"] = lr
+        for p, g in zip(self.params, grads):
+            p.grad = self.torch.tensor(g, dtype=p.dtype)
+        self.opt.step()
+
+    def values(self):
+        return [p.detach().double().numpy().copy() for p in self.params]
+
+    def state(self, names):
+        return {n: [self.opt.state[p][n].double().numpy().copy() for p in self.params] for n in names}
+
+
+class _Keras:
+    def __init__(self, cls, kwargs, x0, dtype, slot_attrs):
+        import keras
+
+        self.keras = keras
+        self.vars = [keras.Variable(np.asarray(x), dtype=dtype) for x in x0]
+        self.opt = cls(**kwargs)
+        self.opt.build(self.vars)
+        self.slot_attrs = slot_attrs
+        self.dtype = dtype
+
+    def step(self, grads, lr):
+        if lr is not None:
+            self.opt.learning_rate = lr
+        ops = self.keras.ops
+        self.opt.apply([ops.convert_to_tensor(np.asarray(g), dtype=self.dtype) for g in grads], self.vars)
+
+    def values(self):
+        return [np.asarray(self.keras.ops.convert_to_numpy(v), np.float64) for v in self.vars]
+
+    def state(self, names):
+        out = {}
+        for n in names:
+            vs = getattr(self.opt, self.slot_attrs[n])
+            out[n] = [np.asarray(self.keras.ops.convert_to_numpy(v), np.float64) for v in vs]
+        return out
+
+
+class _Reference:
+    def __init__(self, rule, hypers, x0):
+        self.rule, self.hypers = rule, hypers
+        self.params = [np.array(x, np.float64) for x in x0]
+        self.states = [reference.init_state(rule, hypers, x) for x in self.params]
+        self.t = 0
+
+    def step(self, grads, lr):
+        self.t += 1
+        h = self.hypers if lr is None else {**self.hypers, "lr": lr}
+        for i, g in enumerate(grads):
+            self.params[i], self.states[i] = reference.step(self.rule, h, self.params[i], g, self.states[i], self.t)
+
+    def values(self):
+        return [p.copy() for p in self.params]
+
+    def state(self, names):
+        return {n: [s[n].copy() for s in self.states] for n in names}
+
+
+def _build(name, rule, hypers, x0, dtype, skipped):
+    """The implementation ``name`` for ``hypers``, or None (recording why in ``skipped``)."""
+    if name == "reference":
+        return _Reference(rule, hypers, x0)
+    if name in ("optlib.torch", "torch.optim"):
+        try:
+            import torch
+            import optlib.torch as ot
+        except ImportError as e:  # pragma: no cover - torch is a core requirement of the book
+            skipped[name] = f"torch is not installed ({e})"
+            return None
+        cls = ot.by_rule.get(rule.name)
+        if cls is None:
+            skipped[name] = f"optlib.torch has no class for rule {rule.name!r}"
+            return None
+        if name == "optlib.torch":
+            return _Torch(cls, cls.kwargs_for(hypers), x0, dtype)
+        kwargs = cls.builtin_kwargs(hypers)
+        builtin = getattr(torch.optim, cls.__name__, None)
+        if builtin is None or kwargs is None:
+            skipped[name] = f"torch.optim.{cls.__name__} does not compute this variant"
+            return None
+        return _Torch(builtin, {**kwargs, "foreach": False}, x0, dtype)
+    try:
+        import keras
+        import optlib.keras as ok
+    except ImportError as e:  # pragma: no cover
+        skipped[name] = f"keras is not installed ({e})"
+        return None
+    cls = ok.by_rule.get(rule.name)
+    if cls is None:
+        skipped[name] = f"optlib.keras has no class for rule {rule.name!r}"
+        return None
+    if name == "optlib.keras":
+        return _KerasFace(cls, cls.kwargs_for(hypers), x0, dtype)
+    kwargs = cls.builtin_kwargs(hypers)
+    builtin = getattr(keras.optimizers, cls.__name__, None)
+    if builtin is None or kwargs is None:
+        skipped[name] = f"keras.optimizers.{cls.__name__} does not compute this variant"
+        return None
+    return _Keras(builtin, kwargs, x0, dtype, cls.builtin_slots)
+
+
+class _KerasFace(_Keras):
+    def __init__(self, cls, kwargs, x0, dtype):
+        super().__init__(cls, kwargs, x0, dtype, {})
+
+    def state(self, names):
+        ops = self.keras.ops
+        return {n: [np.asarray(ops.convert_to_numpy(v), np.float64) for v in self.opt._slot_variables[n]]
+                for n in names}
+
+
+def trajectories(rule, hypers=None, problem=None, steps=200, dtype="float64", lr_schedule=None,
+                 implementations=IMPLEMENTATIONS):
+    """Run each implementation; return ``(runs, skipped)``.
+
+    ``runs[name] = {"param": [step][tensor] arrays, "state": [step]{slot: [tensor] arrays}}``,
+    steps 0..``steps`` for parameters (0 is the start) and 1..``steps`` for state.
+    ``lr_schedule(t)`` sets the learning rate of step ``t`` in every implementation.
+    """
+    rule = get(rule)
+    hypers = rule.validate(hypers or {})
+    problem = problem or problems.wavy()
+    slot_names = [s.name for s in rule.active_slots(hypers)]
+    skipped, impls = {}, {}
+    for name in implementations:
+        impl = _build(name, rule, hypers, problem.x0, dtype if name != "reference" else "float64", skipped)
+        if impl is not None:
+            impls[name] = impl
+    runs = {name: {"param": [impl.values()], "state": []} for name, impl in impls.items()}
+    for t in range(1, steps + 1):
+        lr = lr_schedule(t) if lr_schedule else None
+        for name, impl in impls.items():
+            impl.step(problem.grad(impl.values(), t), lr)
+            runs[name]["param"].append(impl.values())
+            state_names = slot_names if name != "keras" else [n for n in slot_names if n in _keras_slots(rule)]
+            runs[name]["state"].append(impl.state(state_names))
+    return runs, skipped
+
+
+def _keras_slots(rule):
+    import optlib.keras as ok
+
+    cls = ok.by_rule.get(rule.name)
+    return cls.builtin_slots if cls is not None else {}
+
+
+def _max_diff(a_steps, b_steps):
+    """Largest absolute difference over steps and elements, and the largest relative one
+    (per step, the inf-norm of the difference over the inf-norm of ``b``)."""
+    max_abs = max_rel = 0.0
+    for a, b in zip(a_steps, b_steps):
+        d = max(float(np.max(np.abs(x - y), initial=0.0)) for x, y in zip(a, b))
+        scale = max(float(np.max(np.abs(y), initial=0.0)) for y in b)
+        max_abs = max(max_abs, d)
+        max_rel = max(max_rel, d / scale if scale > 0 else (0.0 if d == 0 else np.inf))
+    return max_abs, max_rel
+
+
+def _same_state(a, b):
+    """Whether the state of implementations ``a`` and ``b`` has the same meaning."""
+    frameworks = {"optlib.torch": "torch", "torch.optim": "torch", "optlib.keras": "keras", "keras": "keras"}
+    if "reference" in (a, b):
+        return "torch.optim" not in (a, b) and "keras" not in (a, b)
+    return frameworks[a] == frameworks[b]
+
+
+def crosscheck(rule, hypers=None, problem=None, steps=200, dtype="float64", seed=0, lr_schedule=None,
+               implementations=IMPLEMENTATIONS):
+    """A tidy table of the largest differences between every pair of implementations.
+
+    Columns: ``a``, ``b``, ``quantity`` (``param`` or a slot), ``max_abs``, ``max_rel``.
+    Parameters are compared between every pair; a slot between implementations that keep it
+    with the same meaning (reference and the optlib faces; a face and its framework's
+    built-in).  ``problem`` defaults to :func:`optlib.problems.wavy` with ``seed``.
+    The table's ``attrs["skipped"]`` says which built-ins could not take part and why.
+    """
+    import pandas as pd
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    problem = problem or problems.wavy(seed=seed)
+    runs, skipped = trajectories(rule, hypers, problem, steps, dtype, lr_schedule, implementations)
+    rows = []
+    for a, b in itertools.combinations(runs, 2):
+        rows.append((a, b, "param", *_max_diff(runs[a]["param"], runs[b]["param"])))
+        if not _same_state(a, b):
+            continue
+        names = set(runs[a]["state"][0]) & set(runs[b]["state"][0]) if steps else set()
+        for n in sorted(names):
+            rows.append((a, b, n, *_max_diff([s[n] for s in runs[a]["state"]], [s[n] for s in runs[b]["state"]])))
+    table = pd.DataFrame(rows, columns=["a", "b", "quantity", "max_abs", "max_rel"])
+    table.attrs["skipped"] = skipped
+    table.attrs["setting"] = dict(rule=get(rule).name, steps=steps, dtype=dtype, problem=problem.name)
+    return table

@@ -1,0 +1,248 @@
+"""optlib.torch against torch.optim, for every registered rule (DESIGN §8)."""
+
+import io
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, assume, given, settings
+
+import optlib.torch as ot
+from optlib import rules
+from optlib.crosscheck import crosscheck
+
+from conftest import RULES, hyper_values, valid
+
+SHAPES = [(5, 3), (4,), (2, 1, 3)]
+
+
+def torch_classes(name):
+    cls = ot.by_rule[name]
+    return cls, getattr(torch.optim, cls.__name__)
+
+
+def make_params(dtype=torch.float64, seed=0, shapes=SHAPES):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(s, generator=g, dtype=torch.float64).to(dtype).requires_grad_() for s in shapes]
+
+
+def set_grads(params, t, seed=0, scale=1.0):
+    g = torch.Generator().manual_seed(1000 * seed + t)
+    for p in params:
+        noise = torch.randn(p.shape, generator=g, dtype=torch.float64).to(p.dtype)
+        p.grad = (scale * (0.5 * p.detach() + 0.3 * torch.sin(2 * p.detach())) + 0.1 * noise).to(p.dtype)
+
+
+def run(make, steps=30, dtype=torch.float64, schedule=None, seed=0):
+    params = make_params(dtype, seed)
+    opt = make(params)
+    sched = schedule(opt) if schedule else None
+    for t in range(1, steps + 1):
+        set_grads(params, t, seed)
+        opt.step()
+        if sched:
+            sched.step()
+    return params, opt
+
+
+def assert_same(a, b):
+    for x, y in zip(a, b):
+        assert torch.equal(x.detach(), y.detach()), float((x - y).abs().max())
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_every_rule_has_a_torch_class(name):
+    cls, builtin = torch_classes(name)
+    assert cls.rule is rules.get(name)
+    assert cls.builtin_kwargs(rules.get(name).validate()) is not None or name not in ("sgd", "adam")
+
+
+@pytest.mark.parametrize("name", RULES)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=__import__("hypothesis").strategies.data())
+def test_matches_builtin_bitwise_over_random_hyperparameters(name, data):
+    rule = rules.get(name)
+    values = data.draw(hyper_values(rule))
+    assume(valid(rule, values))
+    values = rule.validate(values)
+    cls, builtin = torch_classes(name)
+    kwargs = cls.builtin_kwargs(values)
+    dtype = data.draw(__import__("hypothesis").strategies.sampled_from([torch.float64, torch.float32]))
+    if kwargs is None:  # a variant only optlib computes: compare with the reference instead
+        table = crosscheck(rule, values, steps=20, implementations=("reference", "optlib.torch"))
+        assert table.max_rel.max() < 1e-12
+        return
+    ours, _ = run(lambda ps: cls(ps, **cls.kwargs_for(values)), steps=20, dtype=dtype)
+    theirs, _ = run(lambda ps: builtin(ps, **kwargs, foreach=False), steps=20, dtype=dtype)
+    assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_agrees_with_reference_to_float64_roundoff_over_200_steps(name):
+    rule = rules.get(name)
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        values = {h.name: (h.options[rng.integers(len(h.options))] if isinstance(h, rules.Choice)
+                           else float(rng.uniform(*h.typical))) for h in rule.hypers}
+        if not valid(rule, values):
+            continue
+        table = crosscheck(rule, values, steps=200, implementations=("reference", "optlib.torch", "torch.optim"))
+        assert table.max_rel.max() <= 1e-12, table
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_state_dict_round_trip_is_bitwise(name):
+    cls, _ = torch_classes(name)
+    kwargs = cls.kwargs_for(rules.get(name).validate())
+    straight, _ = run(lambda ps: cls(ps, **kwargs), steps=20)
+    params, opt = run(lambda ps: cls(ps, **kwargs), steps=10)
+    buffer = io.BytesIO()
+    torch.save({"params": [p.detach() for p in params], "opt": opt.state_dict()}, buffer)
+    buffer.seek(0)
+    saved = torch.load(buffer)
+    resumed = [p.clone().requires_grad_() for p in saved["params"]]
+    opt2 = cls(resumed, **kwargs)
+    opt2.load_state_dict(saved["opt"])
+    for t in range(11, 21):
+        set_grads(resumed, t)
+        opt2.step()
+    assert_same(straight, resumed)
+
+
+@pytest.mark.parametrize("name", RULES)
+@pytest.mark.parametrize("scheduler", ["step", "onecycle", "cosine"])
+def test_lr_schedulers_match_builtin(name, scheduler):
+    cls, builtin = torch_classes(name)
+    values = rules.get(name).validate(
+        {"lr": 0.05, **({"momentum": 0.9} if name == "sgd" else {})})
+    make_sched = {
+        "step": lambda o: torch.optim.lr_scheduler.StepLR(o, 5, 0.3),
+        "onecycle": lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=40),
+        "cosine": lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 10),
+    }[scheduler]
+    ours, _ = run(lambda ps: cls(ps, **cls.kwargs_for(values)), schedule=make_sched)
+    theirs, _ = run(lambda ps: builtin(ps, **cls.builtin_kwargs(values), foreach=False), schedule=make_sched)
+    assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_bfloat16_parameters_match_builtin(name):
+    cls, builtin = torch_classes(name)
+    values = rules.get(name).validate({"lr": 0.01})
+    ours, o1 = run(lambda ps: cls(ps, **cls.kwargs_for(values)), dtype=torch.bfloat16)
+    theirs, o2 = run(lambda ps: builtin(ps, **cls.builtin_kwargs(values), foreach=False), dtype=torch.bfloat16)
+    assert all(p.dtype == torch.bfloat16 for p in ours)
+    for a, b in zip(ours, theirs):  # same arithmetic in bf16; foreach may round a few elements apart
+        assert torch.allclose(a.float(), b.float(), rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_params_without_grad_are_skipped(name):
+    cls, _ = torch_classes(name)
+    params = make_params()
+    frozen = params[1].detach().clone()
+    opt = cls(params, lr=0.1)
+    for t in range(1, 4):
+        set_grads(params, t)
+        params[1].grad = None
+        opt.step()
+    assert torch.equal(params[1].detach(), frozen)
+    assert params[1] not in opt.state and params[0] in opt.state
+
+
+@pytest.mark.parametrize("name", RULES)
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_nan_and_inf_gradients_behave_as_builtin(name, bad):
+    cls, builtin = torch_classes(name)
+    values = rules.get(name).validate({"lr": 0.01, **({"momentum": 0.9} if name == "sgd" else {})})
+    results = []
+    for make in (lambda ps: cls(ps, **cls.kwargs_for(values)),
+                 lambda ps: builtin(ps, **cls.builtin_kwargs(values), foreach=False)):
+        params = make_params()
+        opt = make(params)
+        for t in range(1, 6):
+            set_grads(params, t)
+            if t == 3:
+                params[0].grad[0, 0] = bad
+            opt.step()
+        results.append(params)
+    for a, b in zip(*results):
+        assert torch.equal(a.isnan(), b.isnan())
+        assert torch.equal(torch.nan_to_num(a.detach()), torch.nan_to_num(b.detach()))
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_param_groups_closure_zero_size_and_noncontiguous(name):
+    cls, builtin = torch_classes(name)
+    results = []
+    for make in (cls, builtin):
+        base = torch.arange(24, dtype=torch.float64).reshape(4, 6) / 10
+        params = [base.clone().t().requires_grad_(), torch.zeros(0, 3, dtype=torch.float64, requires_grad=True),
+                  torch.ones(3, dtype=torch.float64, requires_grad=True)]
+        assert not params[0].is_contiguous()
+        opt = make([{"params": params[:2], "lr": 0.05}, {"params": params[2:], "lr": 0.2}],
+                   **({"foreach": False} if make is builtin else {}))
+
+        def closure():
+            opt.zero_grad()
+            loss = sum((torch.sin(p) ** 2).sum() for p in params)
+            loss.backward()
+            return loss
+
+        losses = [float(opt.step(closure).detach()) for _ in range(5)]
+        results.append((params, losses))
+    (a, la), (b, lb) = results
+    assert la == lb
+    assert_same(a, b)
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_constructor_errors_name_the_parameter(name):
+    cls, _ = torch_classes(name)
+    params = make_params()
+    with pytest.raises(ValueError, match=r"lr=-0.1 is invalid.*\[0, inf\)"):
+        cls(params, lr=-0.1)
+    with pytest.raises(ValueError, match=r"lr=nan is invalid"):
+        cls(params, lr=float("nan"))
+
+
+def test_specific_constructor_errors():
+    params = make_params()
+    with pytest.raises(ValueError, match=r"beta1=1.0 is invalid.*\[0, 1\)"):
+        ot.Adam(params, betas=(1.0, 0.999))
+    with pytest.raises(ValueError, match=r"beta2=-0.5 is invalid"):
+        ot.Adam(params, betas=(0.9, -0.5))
+    with pytest.raises(ValueError, match=r"eps=-1e-08 is invalid"):
+        ot.Adam(params, eps=-1e-8)
+    with pytest.raises(ValueError, match=r"momentum=-0.9 is invalid"):
+        ot.SGD(params, momentum=-0.9)
+    with pytest.raises(ValueError, match="nesterov=True requires momentum > 0"):
+        ot.SGD(params, nesterov=True)
+    with pytest.raises(ValueError, match=r"epsilon_placement='hat' is invalid.*\['corrected', 'raw'\]"):
+        ot.Adam(params, epsilon_placement="hat")
+    with pytest.raises(ValueError, match="momentum_form='heavy' is invalid"):
+        ot.SGD(params, momentum=0.9, momentum_form="heavy")
+    opt = ot.SGD(params, lr=0.1)
+    opt.param_groups[0]["lr"] = -1.0  # a bad value set later is caught at the next step
+    set_grads(params, 1)
+    with pytest.raises(ValueError, match="lr=-1.0 is invalid"):
+        opt.step()
+
+
+def test_epsilon_hat_is_adam_with_a_step_dependent_epsilon():
+    """epsilon_placement='raw' is the corrected form with eps_t = eps_hat / sqrt(1 - beta2^t)."""
+    from optlib import problems, reference
+
+    problem = problems.wavy(shapes=((6,),))
+    eps_hat, beta2 = 1e-3, 0.999
+    raw = reference.trajectory("adam", {"epsilon_placement": "raw", "eps": eps_hat}, problem.x0[0],
+                               lambda x, t: problem.grad([x], t)[0], 50)
+    corrected = reference.trajectory("adam", {"eps": eps_hat}, problem.x0[0], lambda x, t: problem.grad([x], t)[0], 50,
+                                     schedule=lambda t: {"eps": eps_hat / math.sqrt(1 - beta2**t)})
+    plain = reference.trajectory("adam", {"eps": eps_hat}, problem.x0[0], lambda x, t: problem.grad([x], t)[0], 50)
+    assert np.allclose(raw["param"], corrected["param"], rtol=1e-13, atol=1e-15)
+    assert not np.allclose(raw["param"], plain["param"], rtol=1e-6)
+    table = crosscheck("adam", {"epsilon_placement": "raw", "eps": eps_hat}, steps=50,
+                       implementations=("reference", "optlib.torch"))
+    assert table.max_rel.max() < 1e-12
