@@ -1,0 +1,138 @@
+"""The machinery shared by every torch-face optimizer: state, validation, the foreach step."""
+
+from __future__ import annotations
+
+import torch
+
+from ._plan import Node, Plan, evaluate_scalars, scalar_nodes
+
+__all__ = ["RuleOptimizer"]
+
+
+class _Compiled:
+    """A rule's traced step for one structure, with its plans (one per choice of branches)."""
+
+    def __init__(self, program, slot_names):
+        self.program = program
+        self.slot_names = slot_names
+        self.scalars = scalar_nodes(program)
+        self.tensor_wheres = _tensor_wheres(program)
+        self.plans = {}
+
+    def plan(self, sv, grads_owned):
+        choices = {id(w): bool(w.args[0].args[0] if w.args[0].op == "const" else sv[id(w.args[0])])
+                   for w in self.tensor_wheres}
+        key = (tuple(choices.values()), grads_owned)
+        if key not in self.plans:
+            self.plans[key] = Plan(self.program, choices, self.slot_names, grads_owned)
+        return self.plans[key]
+
+
+def _tensor_wheres(program):
+    out, seen, stack = [], set(), [program.param, *program.slots.values()]
+    while stack:
+        n = stack.pop()
+        if not isinstance(n, Node) or id(n) in seen:
+            continue
+        seen.add(id(n))
+        if n.op == "where" and n.is_tensor:
+            out.append(n)
+        stack.extend(n.args)
+    return out
+
+
+class RuleOptimizer(torch.optim.Optimizer):
+    """A torch optimizer whose math is an optlib rule.
+
+    Subclasses set ``rule`` and map a param group to the rule's hyperparameters in
+    ``_hypers``; this class does state, validation, bucketing and the multi-tensor step.
+    NaN and Inf in a gradient are not special-cased: they flow through the arithmetic exactly
+    as in torch.optim's for-loop and foreach paths.
+    """
+
+    rule = None  # set by subclasses
+    # optlib-only keywords and the value at which the class computes what torch.optim's does
+    extras = {}
+
+    def __init__(self, params, defaults):
+        self._compiled = {}
+        super().__init__(params, defaults)
+
+    def add_param_group(self, param_group):
+        super().add_param_group(param_group)
+        self._hypers(self.param_groups[-1])  # validate now, with a clear error
+
+    def _hypers(self, group):
+        """The rule's hyperparameters for ``group`` (validated)."""
+        raise NotImplementedError
+
+    @classmethod
+    def kwargs_for(cls, hypers):
+        """Constructor keywords (besides ``params``) that run the rule with ``hypers``."""
+        raise NotImplementedError
+
+    @classmethod
+    def builtin_kwargs(cls, hypers):
+        """Keywords for the torch.optim class of the same name that computes ``hypers``'s
+        math, or None when only optlib's variant can."""
+        kwargs = cls.kwargs_for(hypers)
+        if any(kwargs.pop(k) != v for k, v in cls.extras.items()):
+            return None
+        return kwargs
+
+    def _compiled_for(self, values):
+        key = self.rule.structure(values)
+        if key not in self._compiled:
+            slots = tuple(s.name for s in self.rule.active_slots(values))
+            self._compiled[key] = _Compiled(self.rule.program(values), slots)
+        return self._compiled[key]
+
+    def _init_state(self, p, values):
+        state = self.state[p]
+        if "step" in state:
+            return state
+        state["step"] = torch.tensor(0.0, dtype=torch.float32)
+        with torch.no_grad():
+            for slot in self.rule.active_slots(values):
+                if slot.init == "zeros":
+                    state[slot.name] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                elif slot.init == "param":
+                    state[slot.name] = p.detach().clone(memory_format=torch.preserve_format)
+                else:
+                    state[slot.name] = torch.full_like(p, values[slot.init], memory_format=torch.preserve_format)
+        return state
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            values = self._hypers(group)
+            compiled = self._compiled_for(values)
+            buckets = {}
+            for p in params:
+                if p.grad.is_sparse:
+                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+                state = self._init_state(p, values)
+                state["step"] += 1
+                key = (p.device, p.dtype, float(state["step"]))
+                buckets.setdefault(key, []).append(p)
+            maximize = group.get("maximize", False)
+            for (_, _, t), ps in buckets.items():
+                grads = [p.grad for p in ps]
+                if maximize:
+                    grads = torch._foreach_neg(grads)
+                slots = [[self.state[p][name] for p in ps] for name in compiled.slot_names]
+                sv = evaluate_scalars(compiled.scalars, values, t)
+                compiled.plan(sv, maximize).run(ps, grads, slots, sv)
+        return loss
+
+
+def _float(x):
+    return float(x.item()) if isinstance(x, torch.Tensor) else x

@@ -1,0 +1,46 @@
+"""torch face of the ``sgd`` rule."""
+
+from __future__ import annotations
+
+
+from ..rules import get
+from ._base import RuleOptimizer, _float
+
+
+class SGD(RuleOptimizer):
+    r"""Stochastic gradient descent with momentum, a drop-in for :class:`torch.optim.SGD`.
+
+    Rule ``sgd`` (``optlib.rules.get("sgd")``); with the default ``momentum_form="buffer"``
+    it computes, like torch,
+
+    .. math::
+        g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
+        b_t &\leftarrow \mu\, b_{t-1} + (1-\tau)\, g_t \quad (b_1 = g_1) \\
+        \theta_t &\leftarrow \theta_{t-1} - \eta\,(g_t + \mu b_t \text{ if nesterov else } b_t)
+
+    ``momentum_form="velocity"`` computes Keras's ``v = mu*v - lr*g; p += v`` (Nesterov:
+    ``p += mu*v - lr*g``) instead: the same trajectory while ``lr`` is constant, with
+    ``v = -lr*b``; after a learning-rate change the velocity still carries the old rate.
+    ``maximize`` negates the gradient before the L2 term is added, as torch does.
+    """
+
+    rule = get("sgd")
+    extras = {"momentum_form": "buffer"}
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False, momentum_form="buffer"):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize, momentum_form=momentum_form)
+        super().__init__(params, defaults)
+
+    def _hypers(self, group):
+        return self.rule.validate(
+            lr=_float(group["lr"]), momentum=group["momentum"], dampening=group["dampening"],
+            weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+            momentum_form=group["momentum_form"],
+        )
+
+    @classmethod
+    def kwargs_for(cls, h):
+        return dict(lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"],
+                    weight_decay=h["weight_decay"], nesterov=h["nesterov"], momentum_form=h["momentum_form"])
