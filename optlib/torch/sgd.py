@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from ..rules import get
 from ._base import RuleOptimizer, _float
 
