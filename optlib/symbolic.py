@@ -30,9 +30,15 @@ class SympyOps:
     sub = staticmethod(lambda a, b: a - b)
     mul = staticmethod(lambda a, b: a * b)
     div = staticmethod(lambda a, b: a / b)
-    pow = staticmethod(lambda a, b: a**b)
     neg = staticmethod(lambda a: -a)
     sqrt = staticmethod(sp.sqrt)
+
+    @staticmethod
+    def pow(a, b):
+        # a rule writes x ** 0.5 where torch does (to round as torch rounds): keep it a root here
+        if isinstance(b, sp.Float) and (2 * b).is_integer:
+            b = sp.Rational(int(2 * b), 2)
+        return a**b
     abs = staticmethod(sp.Abs)
     sign = staticmethod(sp.sign)
     maximum = staticmethod(sp.Max)
@@ -67,8 +73,10 @@ def hyper_symbols(rule, **values):
     for h in rule.hypers:
         if h.name in values:
             out[h.name] = h.validate(values[h.name]) if isinstance(h, Choice) else sp.sympify(values[h.name])
-        elif isinstance(h, Choice) or h.default == 0:  # variants and switched-off terms
+        elif isinstance(h, Choice):
             out[h.name] = h.default
+        elif h.default == 0:  # switched-off terms stay exactly zero
+            out[h.name] = sp.Integer(0)
         else:
             out[h.name] = symbol(h.name)
     return out
@@ -78,12 +86,13 @@ def _state_symbols(rule, values, suffix="0"):
     return {s.name: sp.Symbol(f"{s.name}_{suffix}") for s in rule.active_slots(values)}
 
 
-def step(rule, hypers, param, grad, state, t):
-    """One symbolic step: ``(new_param, new_state)``."""
+def step(rule, hypers, param, grad, state, t, order="torch"):
+    """One symbolic step: ``(new_param, new_state)``; ``order`` picks whose association of the
+    operations to trace (the same expression either way, up to rounding)."""
     rule = get(rule)
     if rule.check is not None and all(not isinstance(v, sp.Basic) or v.is_number for v in hypers.values()):
         rule.check({k: (float(v) if isinstance(v, sp.Basic) else v) for k, v in hypers.items()})
-    program = rule.program(hypers)
+    program = rule.program(hypers, order)
     inputs = {"param": param, "grad": grad, "t": t}
 
     def leaf(node):
@@ -112,7 +121,8 @@ def unroll(rule, steps, hypers=None, param=None, grads=None, state=None, start=1
     if state is None:
         state = {}
         for s in rule.active_slots(hypers):
-            state[s.name] = {"zeros": sp.Integer(0), "param": param}.get(s.init, hypers.get(s.init))
+            state[s.name] = {"zeros": sp.Integer(0), "ones": sp.Integer(1), "param": param}.get(
+                s.init, hypers.get(s.init))
     params, states = [param], []
     for i, t in enumerate(range(start, start + steps)):
         h = dict(hypers)
