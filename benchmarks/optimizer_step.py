@@ -41,18 +41,27 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def time_step(make_opt, params, device, repeat, warmup=3):
-    opt = make_opt(params)
-    for _ in range(warmup):
-        opt.step()
-    times = []
+def time_steps(makers, params, device, repeat, warmup=3):
+    """Median step time of each optimizer, timed round-robin so that drifts in the machine's
+    load affect every variant alike."""
+    opts = {}
+    for name, make in makers.items():
+        try:
+            opts[name] = make(params)
+            for _ in range(warmup):
+                opts[name].step()
+        except (RuntimeError, ValueError) as e:  # a fused path this build or device lacks
+            print(f"  {name}: unavailable ({str(e).splitlines()[0]})")
+            opts.pop(name, None)
+    times = {name: [] for name in opts}
     for _ in range(repeat):
-        _sync(device)
-        t0 = time.perf_counter()
-        opt.step()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, opt in opts.items():
+            _sync(device)
+            t0 = time.perf_counter()
+            opt.step()
+            _sync(device)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def copy_bandwidth(n, device, repeat=10):
@@ -98,12 +107,7 @@ def bench_torch(device, repeat):
     print(f"device {device}, {len(params)} tensors, {n / 1e6:.1f}M parameters, copy bandwidth {bandwidth / 1e9:.1f} GB/s")
     rows = []
     for kind in ("adam", "sgd"):
-        medians = {}
-        for name, make in torch_variants(kind).items():
-            try:
-                medians[name] = time_step(make, params, device, repeat)
-            except (RuntimeError, ValueError) as e:  # a fused path this build lacks
-                print(f"  {kind} {name}: unavailable ({str(e).splitlines()[0]})")
+        medians = time_steps(torch_variants(kind), params, device, repeat)
         best = min(medians[k] for k in ("torch for-loop", "torch foreach") if k in medians)
         for name, t in medians.items():
             rows.append((kind, name, t * 1e3, t / best, t * bandwidth / n))
@@ -114,14 +118,14 @@ def bench_torch(device, repeat):
 
 
 def bench_keras(repeat):
-    """optlib.keras.Adam against keras.optimizers.Adam inside a compiled train step."""
+    """optlib.keras.Adam against keras.optimizers.Adam inside a compiled (tf.function) step."""
     import keras
 
     import optlib.keras as ok
 
     shapes = resnet50_shapes()
     rng = torch.Generator().manual_seed(0)
-    results = {}
+    steps = {}
     for name, make in (("keras Adam", lambda: keras.optimizers.Adam(1e-3)), ("optlib.keras.Adam", lambda: ok.Adam(1e-3))):
         variables = [keras.Variable(torch.randn(s, generator=rng).numpy()) for s in shapes]
         grads = [keras.ops.convert_to_tensor(torch.randn(s, generator=rng).numpy()) for s in shapes]
@@ -130,18 +134,20 @@ def bench_keras(repeat):
         step = _compiled_apply(opt, variables)
         for _ in range(3):
             step(grads)
-        times = []
-        for _ in range(repeat):
+        steps[name] = (step, grads, variables)
+    times = {name: [] for name in steps}
+    for _ in range(repeat):
+        for name, (step, grads, variables) in steps.items():
             t0 = time.perf_counter()
             step(grads)
-            _ = keras.ops.convert_to_numpy(variables[0][0, 0, 0, 0])  # wait for the step
-            times.append(time.perf_counter() - t0)
-        results[name] = statistics.median(times)
-    base = results["keras Adam"]
+            keras.ops.convert_to_numpy(variables[0][0, 0, 0, 0])  # wait for the step
+            times[name].append(time.perf_counter() - t0)
+    medians = {name: statistics.median(ts) for name, ts in times.items()}
+    base = medians["keras Adam"]
     print(f"keras backend {keras.backend.backend()}")
-    for name, t in results.items():
+    for name, t in medians.items():
         print(f"keras  {name:20} {t * 1e3:10.2f} {t / base:20.2f}")
-    return results
+    return medians
 
 
 def _compiled_apply(opt, variables):
