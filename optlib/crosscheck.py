@@ -10,6 +10,7 @@ part only when it computes the requested math (for example Keras's Adam only wit
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 
@@ -95,46 +96,39 @@ class _Reference:
         return {n: [s[n].copy() for s in self.states] for n in names}
 
 
+# implementation -> (face module, framework module holding the built-ins, whether it is the built-in)
+_FRAMEWORK = {
+    "optlib.torch": ("optlib.torch", "torch.optim", False),
+    "torch.optim": ("optlib.torch", "torch.optim", True),
+    "optlib.keras": ("optlib.keras", "keras.optimizers", False),
+    "keras": ("optlib.keras", "keras.optimizers", True),
+}
+
+
 def _build(name, rule, hypers, x0, dtype, skipped):
     """The implementation ``name`` for ``hypers``, or None (recording why in ``skipped``)."""
     if name == "reference":
         return _Reference(rule, hypers, x0)
-    if name in ("optlib.torch", "torch.optim"):
-        try:
-            import torch
-            import optlib.torch as ot
-        except ImportError as e:  # pragma: no cover - torch is a core requirement of the book
-            skipped[name] = f"torch is not installed ({e})"
-            return None
-        cls = ot.by_rule.get(rule.name)
-        if cls is None:
-            skipped[name] = f"optlib.torch has no class for rule {rule.name!r}"
-            return None
-        if name == "optlib.torch":
-            return _Torch(cls, cls.kwargs_for(hypers), x0, dtype)
-        kwargs = cls.builtin_kwargs(hypers)
-        builtin = getattr(torch.optim, cls.__name__, None)
-        if builtin is None or kwargs is None:
-            skipped[name] = f"torch.optim.{cls.__name__} does not compute this variant"
-            return None
-        return _Torch(builtin, {**kwargs, "foreach": False}, x0, dtype)
+    face_name, builtins_name, is_builtin = _FRAMEWORK[name]
     try:
-        import keras
-        import optlib.keras as ok
-    except ImportError as e:  # pragma: no cover
-        skipped[name] = f"keras is not installed ({e})"
+        face, builtins = importlib.import_module(face_name), importlib.import_module(builtins_name)
+    except ImportError as e:  # pragma: no cover - both frameworks are requirements of the book
+        skipped[name] = f"{builtins_name} cannot be imported ({e})"
         return None
-    cls = ok.by_rule.get(rule.name)
+    cls = face.by_rule.get(rule.name)
     if cls is None:
-        skipped[name] = f"optlib.keras has no class for rule {rule.name!r}"
+        skipped[name] = f"{face_name} has no class for rule {rule.name!r}"
         return None
-    if name == "optlib.keras":
-        return _KerasFace(cls, cls.kwargs_for(hypers), x0, dtype)
+    if not is_builtin:
+        kwargs = cls.kwargs_for(hypers)
+        return _Torch(cls, kwargs, x0, dtype) if face_name == "optlib.torch" else _KerasFace(cls, kwargs, x0, dtype)
     kwargs = cls.builtin_kwargs(hypers)
-    builtin = getattr(keras.optimizers, cls.__name__, None)
+    builtin = getattr(builtins, cls.__name__, None)
     if builtin is None or kwargs is None:
-        skipped[name] = f"keras.optimizers.{cls.__name__} does not compute this variant"
+        skipped[name] = f"{builtins_name}.{cls.__name__} does not compute this variant"
         return None
+    if face_name == "optlib.torch":
+        return _Torch(builtin, {**kwargs, "foreach": False}, x0, dtype)
     return _Keras(builtin, kwargs, x0, dtype, cls.builtin_slots)
 
 
@@ -144,8 +138,14 @@ class _KerasFace(_Keras):
 
     def state(self, names):
         ops = self.keras.ops
-        return {n: [np.asarray(ops.convert_to_numpy(v), np.float64) for v in self.opt._slot_variables[n]]
-                for n in names}
+        out = {}
+        for n in names:
+            if n in self.opt._scalar_variables:  # one variable for all (Nadam's product): each tensor's value
+                value = np.asarray(ops.convert_to_numpy(self.opt._scalar_variables[n]), np.float64)
+                out[n] = [value.copy() for _ in self.vars]
+            else:
+                out[n] = [np.asarray(ops.convert_to_numpy(v), np.float64) for v in self.opt._slot_variables[n]]
+        return out
 
 
 def trajectories(rule, hypers=None, problem=None, steps=200, dtype="float64", lr_schedule=None,
