@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Problem", "quadratic", "rosenbrock", "beale", "noisy_stream", "wavy"]
+__all__ = ["Problem", "quadratic", "rosenbrock", "beale", "noisy_stream", "wavy", "run", "observed_rate", "tune_lr"]
 
 
 @dataclass
@@ -21,16 +21,41 @@ class Problem:
     x0: list
     grad: Callable  # (list of float64 arrays, t) -> list of float64 arrays
     loss: Callable | None = None  # list of arrays -> float
+    minimizer: list | None = None  # where the loss is smallest, when known
+    hessian: np.ndarray | None = None  # for quadratics: the constant Hessian of the one tensor
 
 
-def quadratic(kappa=10.0, dim=2, x0=None, lambda_min=1.0):
-    """``f(x) = x^T diag(lambda) x / 2`` with eigenvalues from ``lambda_min`` to ``kappa*lambda_min``."""
-    lam = np.geomspace(lambda_min, kappa * lambda_min, dim) if dim > 1 else np.array([lambda_min])
+def quadratic(kappa=10.0, dim=2, x0=None, lambda_min=1.0, eigenvalues=None, angle=0.0):
+    """``f(x) = x^T A x / 2`` with ``A = Q diag(lambda) Q^T``; minimum 0 at ``x = 0``.
+
+    The eigenvalues run geometrically from ``lambda_min`` to ``kappa*lambda_min`` unless given as
+    ``eigenvalues``.  ``angle`` (radians, two dimensions only) rotates the eigenvectors away from
+    the axes, so that a trajectory's zig-zag is not aligned with the coordinates; with the
+    default ``angle=0`` the Hessian is diagonal and ``grad`` is ``lambda * x`` elementwise.
+    """
+    if eigenvalues is not None:
+        lam = np.asarray(eigenvalues, np.float64)
+        dim, kappa = lam.size, float(lam.max() / lam.min())
+    else:
+        lam = np.geomspace(lambda_min, kappa * lambda_min, dim) if dim > 1 else np.array([lambda_min])
     start = np.ones(dim) if x0 is None else np.asarray(x0, np.float64)
+    if angle:
+        if dim != 2:
+            raise ValueError(f"angle rotates a two-dimensional quadratic only (got dim={dim})")
+        c, s = np.cos(angle), np.sin(angle)
+        q = np.array([[c, -s], [s, c]])
+        a = q @ np.diag(lam) @ q.T
+        return Problem(
+            f"quadratic(kappa={kappa:g}, angle={angle:g})", [start],
+            grad=lambda ps, t: [a @ ps[0]],
+            loss=lambda ps: 0.5 * float(ps[0] @ a @ ps[0]),
+            minimizer=[np.zeros(dim)], hessian=a,
+        )
     return Problem(
         f"quadratic(kappa={kappa:g})", [start],
         grad=lambda ps, t: [lam * ps[0]],
         loss=lambda ps: 0.5 * float(np.sum(lam * ps[0] ** 2)),
+        minimizer=[np.zeros(dim)], hessian=np.diag(lam),
     )
 
 
@@ -42,7 +67,8 @@ def rosenbrock(a=1.0, b=100.0, x0=(-1.2, 1.0)):
         return [np.array([-2 * (a - x) - 4 * b * x * (y - x * x), 2 * b * (y - x * x)])]
 
     return Problem("rosenbrock", [np.asarray(x0, np.float64)], grad,
-                   loss=lambda ps: float((a - ps[0][0]) ** 2 + b * (ps[0][1] - ps[0][0] ** 2) ** 2))
+                   loss=lambda ps: float((a - ps[0][0]) ** 2 + b * (ps[0][1] - ps[0][0] ** 2) ** 2),
+                   minimizer=[np.array([a, a * a])])
 
 
 def beale(x0=(1.0, 1.5)):
@@ -59,7 +85,8 @@ def beale(x0=(1.0, 1.5)):
         r, k = parts(ps[0])
         return [np.array([np.sum(2 * r * -(1 - y**k)), np.sum(2 * r * x * k * y ** (k - 1))])]
 
-    return Problem("beale", [np.asarray(x0, np.float64)], grad, loss=lambda ps: float(np.sum(parts(ps[0])[0] ** 2)))
+    return Problem("beale", [np.asarray(x0, np.float64)], grad, loss=lambda ps: float(np.sum(parts(ps[0])[0] ** 2)),
+                   minimizer=[np.array([3.0, 0.5])])
 
 
 def wavy(shapes=((5, 3), (4,)), seed=0, noise=0.1, scales=(1.0, 1e-3)):
@@ -86,3 +113,53 @@ def noisy_stream(shapes=((5, 3), (4,)), seed=0, scales=(1.0, 1e-4, 1e3)):
         return [scales[i % len(scales)] * r.standard_normal(p.shape) for i, p in enumerate(ps)]
 
     return Problem("noisy_stream", x0, grad)
+
+
+def run(rule, hypers, problem, steps, schedule=None):
+    """The NumPy reference on a one-tensor ``problem``: the iterates as a ``(steps + 1, n)`` array."""
+    from . import reference
+
+    if len(problem.x0) != 1:
+        raise ValueError(f"run takes a problem with one parameter tensor; {problem.name} has {len(problem.x0)}")
+    out = reference.trajectory(rule, hypers, problem.x0[0], lambda x, t: problem.grad([x], t)[0], steps,
+                               schedule=schedule)
+    return np.array([np.ravel(x) for x in out["param"]])
+
+
+def observed_rate(errors, start=None, stop=None):
+    """The geometric rate ``r`` of a sequence of positive errors ``e_t ~ C r^t``: the least-squares
+    slope of ``log e_t`` over ``t`` in ``[start, stop)`` (default: the second half), exponentiated.
+
+    Oscillating errors (complex eigenvalues) decay at the rate of their envelope; fit over many
+    oscillations so the slope sees the envelope."""
+    e = np.asarray(errors, np.float64)
+    start = len(e) // 2 if start is None else start
+    stop = len(e) if stop is None else stop
+    t = np.arange(start, stop)
+    seg = e[start:stop]
+    if np.any(~np.isfinite(seg)) or np.any(seg <= 0):
+        raise ValueError("observed_rate needs positive, finite errors in the fitted range")
+    slope = np.polyfit(t, np.log(seg), 1)[0]
+    return float(np.exp(slope))
+
+
+def tune_lr(rule, hypers, problem, grid, steps, schedule=None, tail=0.1):
+    """Tune the learning rate fairly: run ``rule`` with each ``lr`` in ``grid`` for ``steps`` steps
+    from ``problem.x0`` and keep the one whose *worst* loss over the last ``tail`` fraction of the
+    budget is smallest (``tail=0``: the final loss alone).  Taking the worst loss of the last
+    stretch keeps an oscillating run from winning on a lucky trough.  A run whose loss is ever
+    non-finite or ends above its start counts as infinitely bad.  Every method compared gets the
+    same grid, budget and criterion.  Returns ``(best_lr, {lr: criterion})``."""
+    scores = {}
+    start = problem.loss(problem.x0)
+    last = max(1, int(round(tail * steps)))
+    for lr in grid:
+        with np.errstate(all="ignore"):
+            path = run(rule, {**hypers, "lr": float(lr)}, problem, steps, schedule)
+            losses = np.array([problem.loss([x]) for x in path])
+        ok = np.all(np.isfinite(losses)) and losses[-1] <= start
+        scores[float(lr)] = float(np.max(losses[-last:])) if ok else np.inf
+    best = min(scores, key=lambda k: (scores[k], k))
+    if not np.isfinite(scores[best]):
+        raise ValueError(f"every learning rate in the grid diverged for {rule} on {problem.name}")
+    return best, scores

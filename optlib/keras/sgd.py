@@ -19,26 +19,38 @@ class SGD(RuleOptimizer):
     ``g + c*w`` to the gradient: ``torch.optim.SGD(lr, momentum, dampening, weight_decay=c,
     nesterov)`` is ``SGD(lr, momentum, nesterov, momentum_form="buffer", dampening=dampening,
     coupled_weight_decay=c)``.  Keras's own ``weight_decay`` is the base class's decoupled decay
-    ``w -= lr*weight_decay*w``, applied before the step.
+    ``w -= w*weight_decay*lr``, applied before the step.  ``momentum_form="ema"`` is the
+    course-notes form ``m = momentum*m + (1-momentum)*g; w -= lr*m``.  ``drift`` adds a constant
+    to every weight on every step: with ``momentum_form="buffer"`` and ``drift=epsilon`` this is
+    the "SGDM" article's ``SGDMOptimizer``.
     """
 
     rule = get("sgd")
     _config_keys = {"momentum": "momentum", "nesterov": "nesterov", "momentum_form": "momentum_form",
-                    "dampening": "dampening", "coupled_weight_decay": "weight_decay"}
+                    "dampening": "dampening", "coupled_weight_decay": "weight_decay", "drift": "drift"}
     _cast_hypers = ("momentum",)
-    extras = {"momentum_form": "velocity", "dampening": 0.0, "coupled_weight_decay": 0.0}
+    extras = {"momentum_form": "velocity", "dampening": 0.0, "coupled_weight_decay": 0.0, "drift": 0.0}
     builtin_slots = {"velocity": "momentums"}
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99,
                  ema_overwrite_frequency=None, loss_scale_factor=None, gradient_accumulation_steps=None,
-                 name="SGD", *, momentum_form="velocity", dampening=0.0, coupled_weight_decay=0.0, **kwargs):
+                 name="SGD", *, momentum_form="velocity", dampening=0.0, coupled_weight_decay=0.0, drift=0.0,
+                 **kwargs):
         super().__init__(
             learning_rate,
             dict(momentum=momentum, nesterov=nesterov, momentum_form=momentum_form, dampening=dampening,
-                 weight_decay=coupled_weight_decay),
+                 weight_decay=coupled_weight_decay, drift=drift),
             name, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
             global_clipnorm=global_clipnorm, use_ema=use_ema, ema_momentum=ema_momentum,
             ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
             gradient_accumulation_steps=gradient_accumulation_steps, **kwargs,
         )
+
+    @classmethod
+    def builtin_kwargs(cls, hypers):
+        """As the base class's, except that without momentum every ``momentum_form`` is plain
+        gradient descent, which the built-in computes whatever the form asked for."""
+        if not hypers["momentum"]:
+            hypers = {**hypers, "momentum_form": cls.extras["momentum_form"]}
+        return super().builtin_kwargs(hypers)

@@ -20,26 +20,47 @@ class SGD(RuleOptimizer):
     ``momentum_form="velocity"`` computes Keras's ``v = mu*v - lr*g; p += v`` (Nesterov:
     ``p += mu*v - lr*g``) instead: the same trajectory while ``lr`` is constant, with
     ``v = -lr*b``; after a learning-rate change the velocity still carries the old rate.
+    ``momentum_form="ema"`` computes the course-notes form ``m = mu*m + (1-mu)*g; p -= lr*m``,
+    which is the buffer form with learning rate ``lr*(1-mu)``.
     ``maximize`` negates the gradient before the L2 term is added, as torch does.
+
+    Porting from Keras: ``keras.optimizers.SGD(learning_rate=a, momentum=m, nesterov=n,
+    weight_decay=w)`` is ``SGD(params, lr=a, momentum=m, nesterov=n, weight_decay=w,
+    decoupled_weight_decay=True, momentum_form="velocity")``: Keras's base class shrinks each
+    weight by ``w*weight_decay*lr`` before the step, which ``decoupled_weight_decay=True``
+    reproduces with Keras's arithmetic.  Keras's clipping, EMA, loss scaling and gradient
+    accumulation live outside the optimizer in torch (see the chapter on Keras's SGD options).
+    ``drift`` adds a constant to every weight on every step (the "SGDM" article's ``epsilon``).
     """
 
     rule = get("sgd")
-    extras = {"momentum_form": "buffer"}
+    extras = {"momentum_form": "buffer", "decoupled_weight_decay": False, "drift": 0.0}
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False, momentum_form="buffer"):
+                 maximize=False, momentum_form="buffer", decoupled_weight_decay=False, drift=0.0):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize, momentum_form=momentum_form)
+                        nesterov=nesterov, maximize=maximize, momentum_form=momentum_form,
+                        decoupled_weight_decay=decoupled_weight_decay, drift=drift)
         super().__init__(params, defaults)
 
     def _hypers(self, group):
         return self.rule.validate(
             lr=_float(group["lr"]), momentum=group["momentum"], dampening=group["dampening"],
             weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-            momentum_form=group["momentum_form"],
+            momentum_form=group["momentum_form"], decoupled_weight_decay=group["decoupled_weight_decay"],
+            drift=group["drift"],
         )
+
+    @classmethod
+    def builtin_kwargs(cls, hypers):
+        """As the base class's, except that without momentum every ``momentum_form`` is plain
+        gradient descent, which the built-in computes whatever the form asked for."""
+        if not hypers["momentum"]:
+            hypers = {**hypers, "momentum_form": cls.extras["momentum_form"]}
+        return super().builtin_kwargs(hypers)
 
     @classmethod
     def kwargs_for(cls, h):
         return dict(lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"],
-                    weight_decay=h["weight_decay"], nesterov=h["nesterov"], momentum_form=h["momentum_form"])
+                    weight_decay=h["weight_decay"], nesterov=h["nesterov"], momentum_form=h["momentum_form"],
+                    decoupled_weight_decay=h["decoupled_weight_decay"], drift=h["drift"])
