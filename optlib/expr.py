@@ -12,6 +12,16 @@ them, such as a bias correction) and *tensors* (anything that depends on the par
 gradient or a slot).  Discrete hyperparameters (variants, booleans) are plain Python values
 while tracing, so a rule branches on them with ``if``; a continuous hyperparameter declared
 ``structural_zero`` may be tested with ``if h.weight_decay:``, which asks whether it is nonzero.
+
+``math.order`` names the framework whose order of floating-point operations the trace follows
+(``"torch"`` or ``"keras"``).  A rule reads it only where the two built-ins compute *the same
+math* with operations associated differently (Keras's Adadelta multiplies by the gradient
+before dividing, torch's after), so that each face can reproduce its built-in bit for bit; the
+tests prove with SymPy that the two orders are the same expression.
+
+A *scalar slot* (``Slot(..., scalar=True)``) is state that depends only on ``t``, the
+hyperparameters and itself, such as Nadam's product of momentum coefficients: its leaf is a
+scalar, and so must be the value assigned to it.
 """
 
 from __future__ import annotations
@@ -104,7 +114,17 @@ def _node(op, *args):
 
 
 class _Math:
-    """Functions a rule may call, beyond arithmetic: each face implements every one."""
+    """Functions a rule may call, beyond arithmetic: each face implements every one.
+
+    ``order`` is ``"torch"`` or ``"keras"``: whose association of the same operations a trace
+    follows (see the module's docstring)."""
+
+    ORDERS = ("torch", "keras")
+
+    def __init__(self, order="torch"):
+        if order not in self.ORDERS:
+            raise ValueError(f"order must be one of {list(self.ORDERS)}, got {order!r}")
+        self.order = order
 
     @staticmethod
     def sqrt(x):
@@ -158,8 +178,10 @@ class Program:
 class _Slots:
     """The ``s`` argument of a step: reading gives a slot's current value, assigning records it."""
 
-    def __init__(self, names):
-        object.__setattr__(self, "_values", {n: Node("slot", (n,), is_tensor=True) for n in names})
+    def __init__(self, names, scalar=()):
+        values = {n: Node("slot", (n,), is_tensor=n not in scalar) for n in names}
+        object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "_scalar", frozenset(scalar))
         object.__setattr__(self, "_assigned", {})
 
     def __getattr__(self, name):
@@ -172,6 +194,9 @@ class _Slots:
         if name not in self._values:
             raise AttributeError(f"this rule has no state slot {name!r} with these hyperparameters")
         value = _const(value)
+        if name in self._scalar and value.is_tensor:
+            raise TypeError(f"scalar slot {name!r} may only be assigned a scalar (built from t, "
+                            "hyperparameters and scalar slots)")
         self._values[name] = value
         self._assigned.pop(name, None)
         self._assigned[name] = value
@@ -193,17 +218,19 @@ class _Hypers:
         raise AttributeError("hyperparameters are read-only inside a step")
 
 
-def trace_step(step, slot_names, hyper_values):
+def trace_step(step, slot_names, hyper_values, order="torch", scalar_slots=()):
     """Trace ``step(p, g, s, h, t, math)`` into a :class:`Program`.
 
     ``hyper_values`` maps each hyperparameter to a Python value (used as is, for discrete
-    hyperparameters) or to a :class:`Node` (continuous ones).
+    hyperparameters) or to a :class:`Node` (continuous ones).  ``order`` is the framework
+    whose association of operations the trace follows; ``scalar_slots`` names the slots that
+    hold one scalar.
     """
     p = Node("input", ("param",), is_tensor=True)
     g = Node("input", ("grad",), is_tensor=True)
     t = Node("input", ("t",), is_tensor=False)
-    s = _Slots(slot_names)
-    new_param = step(p, g, s, _Hypers(hyper_values), t, math)
+    s = _Slots(slot_names, scalar_slots)
+    new_param = step(p, g, s, _Hypers(hyper_values), t, _Math(order))
     if new_param is None:
         raise TypeError("a rule's step must return the new parameter value")
     return Program(param=_const(new_param), slots=dict(s._assigned))

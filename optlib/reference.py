@@ -40,7 +40,7 @@ def init_state(rule, hypers, param):
     rule, values = resolve(rule, hypers)
     param = np.asarray(param, dtype=np.float64)
     return {
-        s.name: slot_start(s, values, param, np.zeros_like, np.full_like, np.copy)
+        s.name: np.asarray(slot_start(s, values, param, np.zeros_like, np.full_like, np.copy), np.float64)
         for s in rule.active_slots(values)
     }
 

@@ -42,3 +42,50 @@ def valid(rule, values):
 @pytest.fixture(params=RULES)
 def rule(request):
     return rules.get(request.param)
+
+
+def roundoff_tolerance(rule, values, steps, problem=None, floor=1e-12, factor=100.0):
+    """The relative tolerance to which two correct float64 implementations of ``rule`` agree
+    over ``steps`` steps of ``problem`` (crosscheck's default, ``wavy(seed=0)``).
+
+    ``floor`` (1e-12), unless the iteration itself amplifies round-off: RMSprop and its
+    relatives divide by a running root mean square, so where a coordinate's gradients are tiny
+    the step is nearly ``sign(g)`` and a rounding difference in ``g`` can grow from step to
+    step.  How much it grows is measured on the reference alone, as the largest relative
+    change of its trajectory (parameters and state) when the start moves by one ulp; two
+    implementations that round differently at every step can be held to ``factor`` times that
+    (measured ratios stay below 3; the margin covers rounding at every step, not just the
+    first).  A real difference in the math is larger by many orders of magnitude.
+    """
+    import numpy as np
+
+    from optlib import problems, reference
+
+    problem = problem or problems.wavy(seed=0)
+    runs = []
+    for shift in (False, True):
+        params = [np.nextafter(x, np.inf) if shift else np.array(x, np.float64) for x in problem.x0]
+        states = [reference.init_state(rule, values, x) for x in params]
+        seen = []
+        for t in range(1, steps + 1):
+            grads = problem.grad(params, t)
+            for i, g in enumerate(grads):
+                params[i], states[i] = reference.step(rule, values, params[i], g, states[i], t)
+            seen.append([*params, *(np.atleast_1d(v) for s in states for v in s.values())])
+        runs.append(seen)
+    spread = 0.0
+    for a, b in zip(*runs):
+        for x, y in zip(a, b):
+            scale = float(np.max(np.abs(y), initial=0.0))
+            if scale > 0:
+                spread = max(spread, float(np.max(np.abs(x - y))) / scale)
+    return max(floor, factor * spread)
+
+
+def class_hypers(cls, **overrides):
+    """The rule hyperparameters a torch-face class computes with its own defaults (AdamW's
+    include decoupled decay at 0.01), updated with ``overrides``."""
+    import torch
+
+    opt = cls([torch.zeros(1, requires_grad=True)])
+    return cls.rule.validate({**opt._hypers(opt.param_groups[0]), **overrides})

@@ -1,5 +1,6 @@
 """Rules: validation, the symbolic face against the reference, and import hygiene."""
 
+import itertools
 import math
 import subprocess
 import sys
@@ -91,14 +92,40 @@ def test_symbolic_face_evaluates_to_the_reference(name):
         x = np.array([0.7])
         state = reference.init_state(rule, values, x)
         sym_hypers = {k: (v if isinstance(v, (bool, str)) else sp.Float(v, 30)) for k, v in values.items()}
-        sx, sstate = sp.Float(0.7, 30), {k: sp.Float(float(v[0]), 30) for k, v in state.items()}
+        sx, sstate = sp.Float(0.7, 30), {k: sp.Float(float(np.ravel(v)[0]), 30) for k, v in state.items()}
         for t in range(1, 4):
             g = float(rng.standard_normal())
             x, state = reference.step(rule, values, x, np.array([g]), state, t)
             sx, sstate = symbolic.step(rule, sym_hypers, sx, sp.Float(g, 30), sstate, t)
             assert float(sx) == pytest.approx(float(x[0]), rel=1e-12, abs=1e-15)
             for k in state:
-                assert float(sstate[k]) == pytest.approx(float(state[k][0]), rel=1e-12, abs=1e-15)
+                assert float(sstate[k]) == pytest.approx(float(np.ravel(state[k])[0]), rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_keras_and_torch_orders_are_the_same_math(name):
+    """Where a rule follows Keras's association of operations (``math.order == "keras"``) to
+    match Keras's built-in bit for bit, the two traces are the same expression: SymPy proves it
+    for every structure of the rule, on symbols (hyperparameters, parameter, gradient, state)."""
+    rule = rules.get(name)
+    choices = [h for h in rule.hypers if isinstance(h, Choice)]
+    zeros = [h for h in rule.hypers if isinstance(h, Real) and h.structural_zero]
+    for combo in itertools.product(*(h.options for h in choices), *([0, 1] for _ in zeros)):
+        values = dict(zip([h.name for h in choices], combo[: len(choices)]))
+        values.update({h.name: symbolic.symbol(h.name) if on else 0 for h, on in zip(zeros, combo[len(choices):])})
+        hypers = symbolic.hyper_symbols(rule, **values)
+        numeric = {k: (v if not isinstance(v, sp.Basic) else 0.5) for k, v in hypers.items()}
+        try:
+            rule.check and rule.check(numeric)
+        except ValueError:
+            continue
+        state = {s.name: sp.Symbol(f"{s.name}_0", positive=True) for s in rule.active_slots(hypers)}
+        x, g = sp.Symbol("theta", real=True), sp.Symbol("g", real=True)
+        a = symbolic.step(rule, hypers, x, g, state, 3, order="torch")
+        b = symbolic.step(rule, hypers, x, g, state, 3, order="keras")
+        assert symbolic.equal(a[0], b[0]), (values, symbolic.difference(a[0], b[0]))
+        for k in a[1]:
+            assert symbolic.equal(a[1][k], b[1][k]), (values, k)
 
 
 def test_unroll_prints_latex_and_proves_equalities():

@@ -12,12 +12,19 @@ floats, the learning rate and ``t = iterations + 1`` cast to the variable's dtyp
 from __future__ import annotations
 
 from ._base import RuleOptimizer
+from .adadelta import Adadelta
+from .adagrad import Adagrad
 from .adam import Adam
+from .adamax import Adamax
+from .adamw import AdamW
+from .nadam import Nadam
+from .radam import RAdam
+from .rmsprop import RMSprop
 from .sgd import SGD
 
 # Each optimizer class, one line each; by_rule maps a rule to the class that runs it (the one
-# whose name the framework's built-in shares).
-CLASSES = (SGD, Adam)
-by_rule = {cls.rule.name: cls for cls in CLASSES}
+# whose name the framework's built-in shares; the first class of a rule: Adam, not AdamW).
+CLASSES = (SGD, Adam, Adagrad, RMSprop, Adadelta, AdamW, Adamax, Nadam, RAdam)
+by_rule = {cls.rule.name: cls for cls in reversed(CLASSES)}
 
 __all__ = ["RuleOptimizer", "CLASSES", "by_rule", *(cls.__name__ for cls in CLASSES)]

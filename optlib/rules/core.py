@@ -75,15 +75,20 @@ class Choice:
 
 @dataclass(frozen=True)
 class Slot:
-    """A state slot and how it starts: ``"zeros"``, ``"param"`` (a copy) or a hyperparameter's name.
+    """A state slot and how it starts: ``"zeros"``, ``"ones"``, ``"param"`` (a copy) or a
+    hyperparameter's name.
 
-    ``when(h)`` says whether the slot exists for hyperparameters ``h`` (a dict).
+    ``when(h)`` says whether the slot exists for hyperparameters ``h`` (a dict).  ``scalar``:
+    the slot holds one number that depends only on ``t``, the hyperparameters and itself (Nadam's
+    product of momentum coefficients); torch keeps it per parameter as a 0-dim tensor, Keras as
+    one variable of the optimizer, updated once per step before the variables are.
     """
 
     name: str
     doc: str
     init: str = "zeros"
     when: Callable[[dict], bool] | None = None
+    scalar: bool = False
 
 
 @dataclass
@@ -136,9 +141,10 @@ class Rule:
                 key.append((h.name, values[h.name] != 0))
         return tuple(key)
 
-    def program(self, values):
-        """The traced step for hyperparameters ``values`` (cached by their structure)."""
-        key = self.structure(values)
+    def program(self, values, order="torch"):
+        """The traced step for hyperparameters ``values`` (cached by their structure), with the
+        operations associated as framework ``order`` (``"torch"`` or ``"keras"``) does."""
+        key = (self.structure(values), order)
         if key not in self._programs:
             traced = {}
             for h in self.hypers:
@@ -147,8 +153,9 @@ class Rule:
                 else:
                     truth = (values[h.name] != 0) if h.structural_zero else None
                     traced[h.name] = Node("hyper", (h.name,), is_tensor=False, truth=truth)
-            slots = [s.name for s in self.active_slots(values)]
-            self._programs[key] = trace_step(self.step, slots, traced)
+            active = self.active_slots(values)
+            self._programs[key] = trace_step(self.step, [s.name for s in active], traced, order,
+                                             [s.name for s in active if s.scalar])
         return self._programs[key]
 
     def source(self):

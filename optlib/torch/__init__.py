@@ -9,12 +9,19 @@ parameters of a group at once with in-place ``torch._foreach_*`` operations (see
 from __future__ import annotations
 
 from ._base import RuleOptimizer
+from .adadelta import Adadelta
+from .adagrad import Adagrad
 from .adam import Adam
+from .adamax import Adamax
+from .adamw import AdamW
+from .nadam import NAdam
+from .radam import RAdam
+from .rmsprop import RMSprop
 from .sgd import SGD
 
 # Each optimizer class, one line each; by_rule maps a rule to the class that runs it (the one
-# whose name the framework's built-in shares).
-CLASSES = (SGD, Adam)
-by_rule = {cls.rule.name: cls for cls in CLASSES}
+# whose name the framework's built-in shares; the first class of a rule: Adam, not AdamW).
+CLASSES = (SGD, Adam, Adagrad, RMSprop, Adadelta, AdamW, Adamax, NAdam, RAdam)
+by_rule = {cls.rule.name: cls for cls in reversed(CLASSES)}
 
 __all__ = ["RuleOptimizer", "CLASSES", "by_rule", *(cls.__name__ for cls in CLASSES)]

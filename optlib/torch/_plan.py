@@ -64,8 +64,14 @@ def scalar_nodes(program):
     return order
 
 
-def evaluate_scalars(order, hypers, t):
-    """Values of the scalar nodes (by id) for hyperparameters ``hypers`` and step ``t``."""
+def evaluate_scalars(order, hypers, t, slots=None, assigned=None, new_slots=None):
+    """Values of the scalar nodes (by id) for hyperparameters ``hypers`` and step ``t``.
+
+    Scalar slots: ``slots`` maps each to its 0-dim state tensor and ``assigned`` maps the id of
+    the node a rule assigns to it to its name.  Every other node reads a scalar slot as a Python
+    float; its new value is computed with the slot as a tensor (``mu_product *= mu`` in the
+    state's dtype, as torch.optim does), stored in ``new_slots`` and read as a float after.
+    """
     vals = {}
 
     def v(a):
@@ -76,11 +82,47 @@ def evaluate_scalars(order, hypers, t):
             vals[id(n)] = hypers[n.args[0]]
         elif n.op == "input":  # t
             vals[id(n)] = t
+        elif n.op == "slot":  # a scalar slot's value before this step
+            vals[id(n)] = float(slots[n.args[0]])
         elif n.op == "where":
             vals[id(n)] = v(n.args[1]) if v(n.args[0]) else v(n.args[2])
         else:
-            vals[id(n)] = getattr(ScalarOps, n.op)(*(v(a) for a in n.args))
+            try:
+                vals[id(n)] = getattr(ScalarOps, n.op)(*(v(a) for a in n.args))
+            except (ZeroDivisionError, OverflowError, ValueError):
+                # only a branch this step does not take can need it (RAdam's rectification
+                # term while rho_t <= 4, say): torch.optim never computes it either
+                vals[id(n)] = _m.nan
+        if assigned and id(n) in assigned:
+            name = assigned[id(n)]
+            new = _with_slot_tensor(n, name, slots[name], vals)
+            new_slots[name] = new
+            vals[id(n)] = float(new)
     return vals
+
+
+def _with_slot_tensor(node, name, tensor, vals):
+    """``node`` recomputed with scalar slot ``name`` as its 0-dim tensor ``tensor``."""
+    memo = {}
+
+    def tv(n):
+        if n.op == "const":
+            return n.args[0]
+        if n.op == "slot" and n.args[0] == name:
+            return tensor
+        if id(n) in memo:
+            return memo[id(n)]
+        if n.op in ("hyper", "input", "slot"):
+            out = vals[id(n)]
+        elif n.op == "where":
+            out = tv(n.args[1]) if tv(n.args[0]) else tv(n.args[2])
+        else:
+            out = getattr(ScalarOps, n.op)(*(tv(a) for a in n.args))
+        memo[id(n)] = out
+        return out
+
+    out = tv(node)
+    return out if isinstance(out, torch.Tensor) else torch.tensor(out, dtype=tensor.dtype)
 
 
 def _factor(node):
@@ -139,6 +181,8 @@ class Plan:
         self.owned = set()
         self.readers = {}
         self.slot_buf = {name: 2 + i for i, name in enumerate(slot_names)}
+        # tensor slots only: scalar slots are computed with the scalars (evaluate_scalars)
+        self.roots = [self.program.param, *(n for k, n in self.program.slots.items() if k in self.slot_buf)]
         self._analyse(grads_owned)
         self._emit()
 
@@ -156,7 +200,7 @@ class Plan:
     def _analyse(self, grads_owned):
         self.inputs = {}
         seen = set()
-        roots = [self._resolve(r) for r in (self.program.param, *self.program.slots.values())]
+        roots = [self._resolve(r) for r in self.roots]
         stack = list(roots)
         while stack:
             n = stack.pop()
@@ -185,7 +229,8 @@ class Plan:
 
     def _emit(self):
         for name, node in self.program.slots.items():
-            self._emit_into(self.slot_buf[name], self.inputs.get(name), self._resolve(node))
+            if name in self.slot_buf:
+                self._emit_into(self.slot_buf[name], self.inputs.get(name), self._resolve(node))
         self._emit_into(0, self.inputs.get("param"), self._resolve(self.program.param))
 
     def _emit_into(self, buf, old, node):
@@ -214,7 +259,7 @@ class Plan:
                 continue
             chain.add(id(n))
             stack.extend(self._args(n))
-        out, seen, stack = [], set(), [self._resolve(r) for r in (self.program.param, *self.program.slots.values())]
+        out, seen, stack = [], set(), [self._resolve(r) for r in self.roots]
         while stack:
             n = stack.pop()
             if id(n) in seen or not isinstance(n, Node):
@@ -226,31 +271,53 @@ class Plan:
             stack.extend(args)
         return out
 
+    def _pending(self, node, old):
+        """Whether ``node`` depends on ``old`` through a value not computed yet (a value already
+        in a buffer, such as a slot's new value read by the parameter's update, is safe to read
+        after ``old``'s buffer is updated in place)."""
+        stack, seen = [node], set()
+        while stack:
+            n = stack.pop()
+            if n is old:
+                return True
+            if id(n) in seen or not isinstance(n, Node) or id(n) in self.loc:
+                continue
+            seen.add(id(n))
+            stack.extend(self._args(n))
+        return False
+
     def _chain(self, node, old):
         """Actions that turn a buffer holding ``old`` into ``node``, or None."""
         if node is old:
             return []
         if not depends_on(node, old):
             return [("copy", node)]
+        depends_on_old = self._pending
         op, args = node.op, self._args(node)
         if op == "ema":
             avg, val, beta = args
-            if depends_on(val, old):
-                return None
+            pre = []
+            if depends_on_old(val, old):
+                if avg is not old:
+                    return None
+                # the value moved toward reads the old average (Adadelta's step, then its average):
+                # compute it first, as torch.optim does, then update the average in place
+                pre = [("materialize", val)]
             if avg is old:
                 if val.op == "mul" and all(a.is_tensor for a in self._args(val)):
                     a, b = self._args(val)
-                    return [("mul", _Coef().times(beta)), ("addcmul", a, b, _Coef().times(_one_minus(beta)))]
-                return [("lerp", val, beta)]
+                    pre = [("materialize", x) for x in dict.fromkeys((a, b))] if pre else []
+                    return pre + [("mul", _Coef().times(beta)), ("addcmul", a, b, _Coef().times(_one_minus(beta)))]
+                return pre + [("lerp", val, beta)]
             head = self._chain(avg, old)
             tail = [("mul", _Coef().times(beta))] + self._terms(val, _Coef().times(_one_minus(beta)))
             return None if head is None else head + tail
         if op in ("add", "sub"):
             left, right = args
-            if not depends_on(right, old):
+            if not depends_on_old(right, old):
                 head = self._chain(left, old)
                 return None if head is None else head + self._terms(right, _Coef(1.0 if op == "add" else -1.0))
-            if op == "add" and not depends_on(left, old):
+            if op == "add" and not depends_on_old(left, old):
                 head = self._chain(right, old)
                 return None if head is None else head + self._terms(left, _Coef())
             return None
@@ -267,9 +334,9 @@ class Plan:
             return None if head is None else head + [("mul", _Coef(-1.0))]
         if op in ("maximum", "minimum"):
             left, right = args
-            if depends_on(right, old):
+            if depends_on_old(right, old):
                 left, right = right, left
-            if depends_on(right, old):
+            if depends_on_old(right, old):
                 return None
             head = self._chain(left, old)
             return None if head is None else head + [(op, right)]
@@ -288,15 +355,15 @@ class Plan:
             return self._terms(args[0], coef.times(sign=-1.0))
         if op == "mul":
             a, b = args
-            if not a.is_tensor:
+            if not a.is_tensor:  # a scalar on the left is a coefficient: torch's alpha= or value=
                 return self._terms(b, coef.times(a))
-            if not b.is_tensor:
-                return self._terms(a, coef.times(b))
+            if not b.is_tensor:  # tensor * scalar is a tensor operation, computed as written
+                return [("add", node, coef)]  # (torch.optim.RAdam: param.add_(m_hat * lr, alpha=-1))
             return [("addcmul", a, b, coef)]
         if op == "div":
             a, b = args
-            if not b.is_tensor:
-                return self._terms(a, coef.times(b, divide=True))
+            if not b.is_tensor:  # tensor / scalar, likewise computed as written
+                return [("add", node, coef)]
             if a.op == "mul":
                 x, y = self._args(a)
                 if not x.is_tensor:
@@ -309,7 +376,9 @@ class Plan:
     def _emit_action(self, buf, act):
         kind = act[0]
         I = self.instructions
-        if kind == "copy":
+        if kind == "materialize":
+            self._materialize(act[1], consume=False)
+        elif kind == "copy":
             src = self._materialize(act[1])
             I.append(lambda env, sv: _fe._foreach_copy_(env[buf], env[src]))
         elif kind == "lerp":
@@ -396,6 +465,16 @@ class Plan:
                 s = self._scalar(b)
                 self._out(node, src, steal, getattr(_fe, f"_foreach_{op}_"), getattr(_fe, f"_foreach_{op}"),
                           lambda env, sv: s(sv))
+                return
+            if op in ("add", "sub") and b.op == "mul" and all(x.is_tensor for x in self._args(b)):
+                # x +- y*z: one pass, as torch's square_avg.addcmul(grad_avg, grad_avg, value=-1)
+                y, z = self._args(b)
+                src, steal = self._take(a)
+                ysrc, zsrc = self._materialize(y), self._materialize(z)
+                value = 1.0 if op == "add" else -1.0
+                self._out(node, src, steal, lambda x, y, z: _fe._foreach_addcmul_(x, y, z, value),
+                          lambda x, y, z: _fe._foreach_addcmul(x, y, z, value),
+                          lambda env, sv: env[ysrc], lambda env, sv: env[zsrc])
                 return
             if op in ("add", "sub"):
                 scaled = self._scaled_tensor(b)
