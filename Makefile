@@ -36,7 +36,7 @@ export JUPYTER_PATH          := $(CURDIR)/$(VENV)/share/jupyter
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv book test unit nbval execute lock clean
+.PHONY: help venv data book test unit nbval execute lock clean
 .NOTPARALLEL:
 
 help:
@@ -57,6 +57,21 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 # ---------------------------------------------------------------------------------------
+# Data. The experiment chapters read Fashion-MNIST from Debian's package
+# dataset-fashion-mnist (the four idx .gz files, 30 MB). As root with apt-get, install it;
+# otherwise say how (optlib.experiments.data also looks in Keras's cache directory).
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+
+data:
+	@if [ ! -d $(FASHION_MNIST) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+	  else \
+	    echo "warning: Fashion-MNIST is missing; run: sudo apt-get install dataset-fashion-mnist" >&2; \
+	  fi; \
+	fi
+
+# ---------------------------------------------------------------------------------------
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
@@ -72,12 +87,12 @@ unit: $(STAMP)
 		echo "tests/ has no test files yet: unit tests skipped"; \
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
-nbval: $(STAMP)
+nbval: $(STAMP) data
 	$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg chapters/
 
 # ---------------------------------------------------------------------------------------
-execute: $(STAMP)
+execute: $(STAMP) data
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.kernel_name=python3 \
 		--ExecutePreprocessor.timeout=-1 \

@@ -1,0 +1,300 @@
+"""Tables and plots from a sweep's JSON files.
+
+- :func:`load_runs` reads a results directory; :func:`runs_table` makes one row per run,
+  :func:`curves_table` one row per (run, logged epoch, metric): tidy pandas tables.
+- :func:`best_lr` picks each optimizer's learning rate by the **mean final validation
+  accuracy** over seeds (ties, frequent on a small validation set, broken by the lower mean
+  final validation loss); the test set is never used to choose.  A learning rate at which any
+  seed diverged is never chosen.  ``at_edge`` flags a choice at the end of the grid (the grid
+  may then be too narrow).
+- :func:`summary`: per optimizer at its best learning rate, the final test accuracy's mean,
+  standard deviation and 95 % Student-t interval over seeds, and time per run and per epoch
+  (each run's median epoch: a first-call warm-up or a busy machine's spike does not count).
+- :func:`pairwise`: Welch's t-test between every two optimizers, with Holm's adjustment.
+- :func:`plot_curves`: mean curves over seeds with a band (standard deviation or 95 %
+  interval); :func:`plot_lr_sweep`: the tuning curve, final validation metric against the
+  learning rate.  Figures are returned (and saved as PNG when ``path`` is given).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["load_runs", "load_experiment", "runs_table", "curves_table", "best_lr", "summary", "t_interval",
+           "pairwise",
+           "timing_table", "plot_curves", "plot_lr_sweep"]
+
+METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
+LABELS = {"train_loss": "training loss", "train_acc": "training accuracy", "val_loss": "validation loss",
+          "val_acc": "validation accuracy", "test_loss": "test loss", "test_acc": "test accuracy"}
+
+
+def load_runs(directory):
+    """Every run record (JSON) in ``directory``, sorted by optimizer, learning rate, seed."""
+    records = []
+    for p in sorted(Path(directory).glob("*.json")):
+        with open(p) as f:
+            r = json.load(f)
+        if "config_hash" in r:
+            r["path"] = str(p)
+            records.append(r)
+    records.sort(key=lambda r: (_optimizer_rank(r["config"]), r["config"]["lr"], r["config"]["seed"]))
+    return records
+
+
+def load_experiment(experiment, budget="full", results=None):
+    """The runs of ``experiment`` under ``budget`` that its current configurations ask for
+    (files from an older grid or protocol in the same directory are left out)."""
+    from .sweep import config_hash, configs, results_dir
+
+    wanted = {config_hash(c) for c in configs(experiment, budget)}
+    return [r for r in load_runs(results_dir(experiment, budget, results)) if r["config_hash"] in wanted]
+
+
+def _optimizer_rank(config):
+    """Position of the run's optimizer in its experiment's list (then in the optimizer table),
+    so tables and legends follow the order the experiment gives."""
+    from .sweep import EXPERIMENTS, OPTIMIZERS
+
+    e = EXPERIMENTS.get(config.get("experiment"))
+    order = list(e.optimizers) if e is not None else []
+    order += [o for o in OPTIMIZERS if o not in order]
+    name = config["optimizer"]
+    return (order.index(name) if name in order else len(order), name)
+
+
+def runs_table(records):
+    """One row per run: its configuration, final metrics, times and device."""
+    import pandas as pd
+
+    rows = []
+    for r in records:
+        c = r["config"]
+        row = {"optimizer": c["optimizer"], "lr": c["lr"], "seed": c["seed"], "epochs": c["epochs"]}
+        row.update({k: r["final"].get(k, math.nan) for k in METRICS})
+        row.update(diverged=r["diverged"], wall_time_s=r["wall_time_s"], train_time_s=r["train_time_s"],
+                   time_per_epoch_s=r["time_per_epoch_s"],
+                   time_per_epoch_median_s=r.get("time_per_epoch_median_s", r["time_per_epoch_s"]),
+                   examples_per_second=r["examples_per_second"],
+                   device=r["provenance"]["device"], git_commit=r["provenance"]["git_commit"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def curves_table(records):
+    """Long table: optimizer, lr, seed, epoch, metric, value."""
+    import pandas as pd
+
+    frames = []
+    for r in records:
+        c, m = r["config"], r["metrics"]
+        for k in METRICS:
+            if k in m:
+                frames.append(pd.DataFrame({"optimizer": c["optimizer"], "lr": c["lr"], "seed": c["seed"],
+                                            "epoch": m["epoch"], "metric": k, "value": m[k]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def t_interval(values, level=0.95):
+    """``(mean, half_width)`` of the Student-t confidence interval of the mean of ``values``
+    (half width NaN with fewer than two values)."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float)
+    n = v.size
+    mean = float(v.mean()) if n else math.nan
+    if n < 2:
+        return mean, math.nan
+    half = float(stats.t.ppf((1 + level) / 2, n - 1) * v.std(ddof=1) / math.sqrt(n))
+    return mean, half
+
+
+def best_lr(runs, metric="val_acc", tiebreak="val_loss"):
+    """Each optimizer's best learning rate by the mean of ``metric`` over seeds (higher is
+    better for accuracies, lower for losses), ties broken by ``tiebreak``.  Selecting on a
+    ``test_*`` metric is refused."""
+    import pandas as pd
+
+    if metric.startswith("test") or (tiebreak or "").startswith("test"):
+        raise ValueError("choosing a learning rate on the test set would bias the test results; "
+                         "use a validation metric")
+    rows = []
+    for opt, g in runs.groupby("optimizer", sort=False):
+        agg = g.groupby("lr").agg(m=(metric, "mean"), t=(tiebreak, "mean"), n=("seed", "count"),
+                                  any_div=("diverged", "any"))
+        ok = agg[~agg.any_div & agg.m.notna()]
+        if ok.empty:
+            continue
+        sign = -1 if metric.endswith("acc") else 1
+        tsign = -1 if tiebreak.endswith("acc") else 1
+        order = sorted(ok.index, key=lambda lr: (sign * round(ok.m[lr], 12), tsign * ok.t[lr], lr))
+        lr = order[0]
+        grid = sorted(agg.index)
+        rows.append({"optimizer": opt, "lr": lr, metric: ok.m[lr], tiebreak: ok.t[lr], "seeds": int(ok.n[lr]),
+                     "grid": ", ".join(f"{x:g}" for x in grid), "at_edge": lr in (grid[0], grid[-1])})
+    return pd.DataFrame(rows)
+
+
+def summary(runs, best, metric="test_acc", level=0.95):
+    """Per optimizer at its best learning rate: mean, sd and ``level`` t-interval of the final
+    ``metric`` over seeds; mean final train loss; mean time per run; median time per epoch."""
+    import pandas as pd
+
+    rows = []
+    for _, b in best.iterrows():
+        g = runs[(runs.optimizer == b.optimizer) & (runs.lr == b.lr)]
+        mean, half = t_interval(g[metric], level)
+        rows.append({"optimizer": b.optimizer, "lr": b.lr, "seeds": len(g), f"{metric}_mean": mean,
+                     f"{metric}_sd": float(g[metric].std(ddof=1)) if len(g) > 1 else math.nan,
+                     "ci_low": mean - half, "ci_high": mean + half,
+                     "train_loss_mean": float(g.train_loss.mean()),
+                     "wall_time_s_mean": float(g.wall_time_s.mean()),
+                     "time_per_epoch_ms": 1e3 * float(g.time_per_epoch_median_s.median())})
+    return pd.DataFrame(rows)
+
+
+def pairwise(runs, best, metric="test_acc"):
+    """Every pair of optimizers at their best learning rates: the difference of the mean final
+    ``metric``, Welch's t-test p-value (unequal variances; the seeds are not treated as paired)
+    and Holm's adjustment of the p-values for the number of pairs."""
+    import itertools
+    import warnings
+
+    import pandas as pd
+    from scipy import stats
+
+    values = {b.optimizer: runs[(runs.optimizer == b.optimizer) & (runs.lr == b.lr)][metric].to_numpy()
+              for _, b in best.iterrows()}
+    rows = []
+    for a, b in itertools.combinations(values, 2):
+        va, vb = values[a], values[b]
+        if np.ptp(np.concatenate([va, vb])) == 0:
+            p = 1.0
+        else:
+            with warnings.catch_warnings():  # near-constant samples: scipy warns, the p-value stands
+                warnings.simplefilter("ignore", RuntimeWarning)
+                p = float(stats.ttest_ind(va, vb, equal_var=False).pvalue)
+            p = 1.0 if math.isnan(p) else p  # both constant, different: no variance to test with
+        rows.append({"a": a, "b": b, "difference": float(va.mean() - vb.mean()), "p": p})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    order = np.argsort(out.p.to_numpy())
+    m, running, adjusted = len(out), 0.0, np.empty(len(out))
+    for rank, i in enumerate(order):  # Holm's step-down adjustment
+        running = max(running, min(1.0, (m - rank) * out.p.iloc[i]))
+        adjusted[i] = running
+    out["p_holm"] = adjusted
+    return out
+
+
+def timing_table(runs, reference="sgd"):
+    """Training time per epoch per optimizer: the median over all its runs (every learning rate
+    and seed) of each run's median epoch, and its ratio to ``reference``'s."""
+    import pandas as pd
+
+    t = runs.groupby("optimizer", sort=False).agg(runs=("seed", "count"),
+                                                   ms_per_epoch=("time_per_epoch_median_s", "median"))
+    t["ms_per_epoch"] *= 1e3
+    if reference in t.index:
+        t["ratio_to_" + reference] = t.ms_per_epoch / t.ms_per_epoch[reference]
+    return t.reset_index()
+
+
+def _band(values, band, level=0.95):
+    """Mean and band of ``values`` (seeds x epochs): one standard deviation (``"sd"``), the
+    ``level`` t-interval of the mean (``"ci"``) or the range over seeds (``"range"``)."""
+    v = np.asarray(values, dtype=float)
+    mean = v.mean(axis=0)
+    n = v.shape[0]
+    if band == "range":
+        return mean, v.min(axis=0), v.max(axis=0)
+    if n < 2:
+        return mean, mean, mean
+    sd = v.std(axis=0, ddof=1)
+    if band == "sd":
+        half = sd
+    elif band == "ci":
+        from scipy import stats
+
+        half = stats.t.ppf((1 + level) / 2, n - 1) * sd / math.sqrt(n)
+    else:
+        raise ValueError("band must be 'sd', 'ci' or 'range'")
+    return mean, mean - half, mean + half
+
+
+def curve_bands(curves, best, metric, band="sd"):
+    """``{optimizer: (epochs, mean, low, high)}`` for ``metric`` at each best learning rate."""
+    out = {}
+    for _, b in best.iterrows():
+        g = curves[(curves.optimizer == b.optimizer) & (curves.lr == b.lr) & (curves.metric == metric)]
+        wide = g.pivot(index="seed", columns="epoch", values="value")
+        out[b.optimizer] = (wide.columns.to_numpy(), *_band(wide.to_numpy(), band))
+    return out
+
+
+def curves_min(curves, optimizer, lr, metric):
+    """The lowest value over seeds of ``metric`` at each logged epoch."""
+    g = curves[(curves.optimizer == optimizer) & (curves.lr == lr) & (curves.metric == metric)]
+    return g.pivot(index="seed", columns="epoch", values="value").min(axis=0).to_numpy()
+
+
+def plot_curves(curves, best, metrics=("train_loss", "val_acc"), band="sd", path=None, logy=("train_loss",),
+                title=None, linestyles=None):
+    """One panel per metric: each optimizer's mean curve at its best learning rate, with a
+    band of one standard deviation (``band="sd"``), the 95 % t-interval of the mean (``"ci"``)
+    or the range over seeds (``"range"``).  On a log axis (``logy``) the band's lower edge is
+    cut at the lowest seed's value.  ``linestyles``: optimizer -> Matplotlib line style (to
+    show curves that coincide)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for i, (opt, (x, mean, lo, hi)) in enumerate(curve_bands(curves, best, metric, band).items()):
+            lr = float(best.set_index("optimizer").lr[opt])
+            if metric in logy:  # a band below the lowest seed would only be an artefact of the log axis
+                lo = np.maximum(lo, curves_min(curves, opt, lr, metric))
+            ax.plot(x, mean, color=f"C{i}", label=f"{opt} (lr={lr:g})", lw=1.4,
+                    ls=(linestyles or {}).get(opt, "-"))
+            ax.fill_between(x, lo, hi, color=f"C{i}", alpha=0.2, lw=0)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(LABELS.get(metric, metric))
+        if metric in logy:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def plot_lr_sweep(runs, metric="val_acc", path=None, title=None):
+    """Final ``metric`` (mean and standard deviation over seeds) against the learning rate,
+    one line per optimizer; diverged learning rates are left out."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    for i, (opt, g) in enumerate(runs.groupby("optimizer", sort=False)):
+        agg = g.groupby("lr").agg(m=(metric, "mean"), s=(metric, "std"), d=("diverged", "any"))
+        agg = agg[~agg.d]
+        ax.errorbar(agg.index, agg.m, yerr=agg.s, color=f"C{i}", marker="o", ms=3, capsize=2, label=opt)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(f"final {LABELS.get(metric, metric)}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig

@@ -1,0 +1,490 @@
+"""Sweeps: optimizers x learning rates x seeds, one resumable JSON file per run.
+
+The optimizer table :data:`OPTIMIZERS` has one line per optimizer: a name, the class (looked
+up by name in :mod:`optlib.torch`, or a dotted path such as ``torch.optim.Adam`` for a
+built-in), and the hyperparameters it keeps fixed; the learning rate is what a sweep tunes.
+An optimizer whose class :mod:`optlib.torch` does not have (yet) is skipped with a message, so
+adding an optimizer to optlib is all it takes for it to join every sweep that names it.
+
+An experiment (:data:`EXPERIMENTS`) names a data set, a model, a loss, a batch size, its
+optimizers and its budgets.  A budget fixes the epochs, the seeds, the learning-rate grid and
+optional subsets: ``smoke`` runs in seconds on a CPU (what CI executes; written under
+``<results>/smoke/<experiment>/``, which git ignores), ``full`` is what the book's figures
+come from (``<results>/<experiment>/``, committed).
+
+Each run is a JSON file named by the hash of its configuration and written atomically (to a
+temporary file in the same directory, then ``os.replace``), so an interrupted sweep leaves
+either a finished run or nothing, and a finished run is never redone.  The device is not part
+of the configuration: a run done on a GPU answers for the CPU too, and its file says which
+device produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import data as _data
+
+__all__ = ["OPTIMIZERS", "EXPERIMENTS", "Experiment", "Budget", "available", "make_optimizer",
+           "configs", "config_hash", "run", "run_one", "results_dir", "default_results_root",
+           "provenance", "register", "PROTOCOL"]
+
+# Bump when the trainer changes what a run computes: every run is then redone.
+PROTOCOL = 1
+
+# name: (class in optlib.torch, or a dotted path to any optimizer class; fixed hyperparameters)
+OPTIMIZERS = {
+    "sgd": ("SGD", {}),
+    "sgdm": ("SGD", {"momentum": 0.9}),
+    "sgdm_ema": ("SGD", {"momentum": 0.9, "momentum_form": "ema"}),  # the course notes' form
+    "nesterov": ("SGD", {"momentum": 0.9, "nesterov": True}),
+    "adagrad": ("Adagrad", {}),
+    "rmsprop": ("RMSprop", {}),
+    "adadelta": ("Adadelta", {}),
+    "adam": ("Adam", {}),
+    "adamw": ("AdamW", {}),
+    "adamax": ("Adamax", {}),
+    "nadam": ("NAdam", {}),
+    "radam": ("RAdam", {}),
+    "torch_sgd": ("torch.optim.SGD", {}),
+    "torch_adam": ("torch.optim.Adam", {}),
+}
+
+
+def _resolve(cls):
+    import importlib
+
+    if "." in cls:
+        module, name = cls.rsplit(".", 1)
+        return getattr(importlib.import_module(module), name, None)
+    import optlib.torch
+
+    return getattr(optlib.torch, cls, None)
+
+
+def available(name):
+    """Whether optimizer ``name``'s class exists (in optlib.torch, or at its dotted path)."""
+    return _resolve(OPTIMIZERS[name][0]) is not None
+
+
+def make_optimizer(name, params, lr):
+    """The optimizer ``name`` of :data:`OPTIMIZERS` over ``params`` with learning rate ``lr``."""
+    cls, kwargs = OPTIMIZERS[name]
+    klass = _resolve(cls)
+    if klass is None:
+        raise LookupError(f"optimizer {name!r} needs optlib.torch.{cls}, which does not exist yet")
+    return klass(params, lr=lr, **kwargs)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much of an experiment to run.
+
+    ``lrs``: the learning-rate grid, a tuple for every optimizer or a dict optimizer -> tuple
+    (key ``"*"`` for the rest).  ``train_subset``/``test_subset``: stratified subsets of that
+    many examples (``None``: all).  ``optimizers``: restrict the experiment's list (``None``:
+    all of them).
+    """
+
+    epochs: int
+    seeds: tuple
+    lrs: object
+    eval_every: int = 1
+    train_subset: int | None = None
+    test_subset: int | None = None
+    optimizers: tuple | None = None
+
+    def grid(self, optimizer):
+        if isinstance(self.lrs, dict):
+            return tuple(self.lrs.get(optimizer, self.lrs["*"]))
+        return tuple(self.lrs)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An experiment: data, model, loss, batch size, optimizers and budgets."""
+
+    name: str
+    dataset: str
+    model: str
+    optimizers: tuple
+    budgets: dict
+    loss: str = "cross_entropy"
+    batch_size: int = 32
+    val_size: int | float = 0.1
+    data_seed: int = 0
+    model_kwargs: dict = field(default_factory=dict)
+    description: str = ""
+    loader: object = None  # a function returning (x_train, y_train, x_test, y_test); default data.load
+
+    def load(self, budget):
+        """The :class:`~optlib.experiments.trainer.Data` for ``budget``: train/val carved from
+        the training set (stratified, ``data_seed``), subsets taken as the budget says."""
+        from .trainer import Data
+
+        xtr, ytr, xte, yte = (self.loader or (lambda: _data.load(self.dataset, seed=self.data_seed)))()
+        xtr, ytr, xva, yva = _data.train_val_split(xtr, ytr, self.val_size, seed=self.data_seed)
+        b = self.budgets[budget]
+        xtr, ytr = _data.subset(xtr, ytr, b.train_subset, seed=self.data_seed)
+        xte, yte = _data.subset(xte, yte, b.test_subset, seed=self.data_seed)
+        if b.test_subset is not None:
+            xva, yva = _data.subset(xva, yva, b.test_subset, seed=self.data_seed)
+        return Data(xtr, ytr, xte, yte, xva, yva)
+
+
+_LR_GRID_WIDE = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+_LR_GRID_CNN = {"*": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
+                "sgd": (3e-3, 1e-2, 3e-2, 0.1, 0.3), "sgdm": (1e-3, 3e-3, 1e-2, 3e-2, 0.1),
+                "nesterov": (1e-3, 3e-3, 1e-2, 3e-2, 0.1), "torch_sgd": (3e-3, 1e-2, 3e-2, 0.1, 0.3),
+                "adagrad": (1e-3, 3e-3, 1e-2, 3e-2, 0.1), "adadelta": (0.03, 0.1, 0.3, 1.0, 3.0)}
+_ALL = ("sgd", "sgdm", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "adamax",
+        "nadam", "radam")
+
+EXPERIMENTS = {}
+
+
+def register(experiment):
+    """Add ``experiment`` to :data:`EXPERIMENTS` (replacing one of the same name)."""
+    EXPERIMENTS[experiment.name] = experiment
+    return experiment
+
+
+register(Experiment(
+    name="iris", dataset="iris", model="dense_softmax", loss="softmax_mse", batch_size=32,
+    val_size=30, optimizers=("sgd", "sgdm", "adagrad", "rmsprop", "adam"),
+    description="The course notes' iris comparison (seed 003): one dense softmax layer, the "
+                "notes' squared-error loss on the softmax, batch 32, 500 epochs; 90 train / 30 "
+                "validation / 30 test, stratified.",
+    budgets={
+        "smoke": Budget(epochs=20, seeds=(0, 1), lrs=(0.1,), eval_every=5),
+        "full": Budget(epochs=500, seeds=tuple(range(10)), lrs=_LR_GRID_WIDE, eval_every=5),
+    },
+))
+register(Experiment(
+    name="digits", dataset="digits", model="small_cnn", batch_size=32, val_size=0.1,
+    optimizers=_ALL,
+    description="The article's small CNN on scikit-learn's 8x8 digits (a CPU-sized check).",
+    budgets={
+        "smoke": Budget(epochs=2, seeds=(0,), lrs=(1e-2,), optimizers=("sgdm", "adam")),
+        "full": Budget(epochs=20, seeds=(0, 1, 2), lrs=_LR_GRID_CNN),
+    },
+))
+register(Experiment(
+    name="fashion_cnn", dataset="fashion_mnist", model="small_cnn", batch_size=32, val_size=5000,
+    optimizers=_ALL,
+    description="The article's small CNN (seed 001) on Fashion-MNIST, batch 32 as Keras's fit "
+                "default; 55,000 train / 5,000 validation / 10,000 test.",
+    budgets={
+        "smoke": Budget(epochs=1, seeds=(0,), lrs=(1e-3,), train_subset=1000, test_subset=500,
+                        optimizers=("sgdm", "adam")),
+        "full": Budget(epochs=10, seeds=(0, 1, 2), lrs=_LR_GRID_CNN),
+    },
+))
+register(Experiment(
+    name="fashion_cnn_adam", dataset="fashion_mnist", model="small_cnn", batch_size=32, val_size=6000,
+    optimizers=("adam", "torch_adam"),
+    description="The article's experiment (seed 001) on Fashion-MNIST, sized for a CPU: its small CNN "
+                "with Adam at lr 1e-3 for 5 epochs, batch 32, 10 % validation, optlib.torch.Adam beside "
+                "torch.optim.Adam.",
+    budgets={
+        "smoke": Budget(epochs=1, seeds=(0,), lrs=(1e-3,), train_subset=1000, test_subset=500),
+        "full": Budget(epochs=5, seeds=(0, 1, 2), lrs=(1e-3,)),
+    },
+))
+register(Experiment(
+    name="fashion_allconv", dataset="fashion_mnist", model="allconv_elu", batch_size=128, val_size=5000,
+    optimizers=_ALL,
+    description="The blog's all-convolutional ELU net (seed 002), adapted to 28x28x1, on Fashion-MNIST.",
+    budgets={
+        "smoke": Budget(epochs=1, seeds=(0,), lrs=(1e-3,), train_subset=512, test_subset=256,
+                        optimizers=("sgdm", "adam")),
+        "full": Budget(epochs=20, seeds=(0, 1, 2), lrs=_LR_GRID_CNN),
+    },
+))
+register(Experiment(
+    name="mnist_cnn", dataset="mnist", model="small_cnn", batch_size=32, val_size=6000,
+    optimizers=("adam",),
+    description="The article's experiment as it ran it: the small CNN on MNIST with Adam, 5 "
+                "epochs (needs a download through Keras).",
+    budgets={
+        "smoke": Budget(epochs=1, seeds=(0,), lrs=(1e-3,), train_subset=1000, test_subset=500),
+        "full": Budget(epochs=5, seeds=(0, 1, 2, 3, 4), lrs=(1e-3,)),
+    },
+))
+register(Experiment(
+    name="cifar10_allconv", dataset="cifar10", model="allconv_elu", batch_size=128, val_size=5000,
+    optimizers=_ALL,
+    description="The blog's all-convolutional ELU net on CIFAR-10 (needs a download through Keras).",
+    budgets={
+        "smoke": Budget(epochs=1, seeds=(0,), lrs=(1e-3,), train_subset=512, test_subset=256,
+                        optimizers=("sgdm", "adam")),
+        "full": Budget(epochs=20, seeds=(0, 1, 2), lrs=_LR_GRID_CNN),
+    },
+))
+
+
+# ---------------------------------------------------------------------------------------
+# configurations, hashes, files
+
+def configs(experiment, budget, *, compile=False, bf16=False):
+    """The run configurations of ``experiment`` under ``budget`` (optimizer, lr, seed order),
+    unavailable optimizers included (see :func:`available`)."""
+    e = EXPERIMENTS[experiment] if isinstance(experiment, str) else experiment
+    b = e.budgets[budget]
+    out = []
+    for opt in (b.optimizers or e.optimizers):
+        cls, kwargs = OPTIMIZERS[opt]
+        for lr in b.grid(opt):
+            for seed in b.seeds:
+                out.append({
+                    "protocol": PROTOCOL, "experiment": e.name, "dataset": e.dataset,
+                    "data_seed": e.data_seed, "val_size": e.val_size,
+                    "train_subset": b.train_subset, "test_subset": b.test_subset,
+                    "model": e.model, "model_kwargs": dict(e.model_kwargs), "loss": e.loss,
+                    "batch_size": e.batch_size, "epochs": b.epochs, "eval_every": b.eval_every,
+                    "optimizer": opt, "optimizer_class": cls, "optimizer_kwargs": dict(kwargs),
+                    "lr": float(lr), "seed": int(seed), "compile": bool(compile), "bf16": bool(bf16),
+                })
+    return out
+
+
+def config_hash(config):
+    """First 16 hex digits of the SHA-256 of the configuration's canonical JSON."""
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def default_results_root():
+    """The repository's ``results/`` when optlib runs from a checkout, else ``./results``."""
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "results").is_dir() and (repo / "optlib").is_dir():
+        return repo / "results"
+    return Path.cwd() / "results"
+
+
+def results_dir(experiment, budget, root=None):
+    """Where runs of ``experiment`` under ``budget`` go: ``<root>/<experiment>`` for ``full``,
+    ``<root>/<budget>/<experiment>`` for any other budget."""
+    root = Path(root) if root is not None else default_results_root()
+    name = experiment if isinstance(experiment, str) else experiment.name
+    return root / name if budget == "full" else root / budget / name
+
+
+def run_filename(config):
+    return f"{config['optimizer']}_lr{config['lr']:g}_seed{config['seed']}_{config_hash(config)}.json"
+
+
+def find_run(directory, config):
+    """The path of the finished run of ``config`` in ``directory``, or ``None``."""
+    h = config_hash(config)
+    for p in sorted(Path(directory).glob(f"*_{h}.json")):
+        try:
+            with open(p) as f:
+                if json.load(f).get("config_hash") == h:
+                    return p
+        except (OSError, ValueError):
+            continue  # unreadable: redo it
+    return None
+
+
+def _dumps(obj, level=0):
+    """JSON with one key per line down to the second level, lists and deeper dicts on one line
+    (a 500-epoch curve is one line, not 500)."""
+    if not isinstance(obj, dict) or level >= 2 or not obj:
+        return json.dumps(obj, allow_nan=True)
+    pad = " " * (level + 1)
+    items = [f"{pad}{json.dumps(k)}: {_dumps(v, level + 1)}" for k, v in obj.items()]
+    return "{\n" + ",\n".join(items) + "\n" + " " * level + "}" + ("\n" if level == 0 else "")
+
+
+def write_json_atomic(path, obj):
+    """Write ``obj`` as JSON to ``path``: a temporary file in the same directory, fsync'd, then
+    ``os.replace``d onto ``path``, so readers see the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(_dumps(obj))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+# ---------------------------------------------------------------------------------------
+# provenance
+
+def _git(*args):
+    try:
+        return subprocess.run(["git", *args], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                              text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def git_commit():
+    """``git rev-parse HEAD`` of the checkout optlib runs from, or ``"unknown"``."""
+    out = _git("rev-parse", "HEAD")
+    return out.strip() if out and out.strip() else "unknown"
+
+
+def git_dirty():
+    """Whether the checkout has uncommitted changes to tracked files of ``optlib/`` (``None``
+    outside a git checkout)."""
+    out = _git("status", "--porcelain", "--untracked-files=no", "--", ".")
+    return None if out is None else bool(out.strip())
+
+
+def device_name(device):
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"CPU: {name} ({os.cpu_count()} logical cores)"
+
+
+def provenance(device, command=None):
+    """Device, library versions, git commit, date and command of this process."""
+    import numpy
+    import torch
+
+    return {
+        "device": device_name(device), "device_type": torch.device(device).type,
+        "torch": torch.__version__, "numpy": numpy.__version__,
+        "python": platform.python_version(), "platform": platform.platform(),
+        "torch_threads": torch.get_num_threads(), "cuda": torch.version.cuda,
+        "git_commit": git_commit(), "git_dirty": git_dirty(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command if command is not None else " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    }
+
+
+def _round(x, digits=6):
+    if isinstance(x, float):
+        return float(f"{x:.{digits}g}") if math.isfinite(x) else x
+    if isinstance(x, list):
+        return [_round(v, digits) for v in x]
+    return x
+
+
+# ---------------------------------------------------------------------------------------
+# running
+
+def run_one(config, data, device="cpu", command=None):
+    """Train one configuration on ``data`` and return its JSON record (not written)."""
+    from . import models, trainer
+
+    def model():
+        return models.build(config["model"], data.input_shape, data.classes, **config["model_kwargs"])
+
+    metrics = trainer.train(
+        model, data, lambda params: make_optimizer(config["optimizer"], params, config["lr"]),
+        epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"], device=device,
+        loss=config["loss"], compile=config["compile"], bf16=config["bf16"], eval_every=config["eval_every"],
+    )
+    curves = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "train_time")
+    return {
+        "schema": 1,
+        "config_hash": config_hash(config),
+        "config": config,
+        "metrics": {k: _round(metrics[k]) for k in curves if k in metrics},
+        "final": {k: _round(metrics[k][-1]) for k in curves[1:-1] if k in metrics},
+        "diverged": metrics["diverged"], "epochs_run": metrics["epochs_run"], "steps": metrics["steps"],
+        "parameters": metrics["parameters"],
+        "n_train": int(data.x_train.shape[0]),
+        "wall_time_s": _round(metrics["wall_time"], 4), "train_time_s": _round(metrics["train_seconds"], 4),
+        "time_per_epoch_s": _round(metrics["time_per_epoch"], 4),
+        "time_per_epoch_median_s": _round(metrics["time_per_epoch_median"], 4),
+        "examples_per_second": _round(metrics["examples_per_second"], 4),
+        "provenance": provenance(metrics["device"], command),
+    }
+
+
+def _say(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(experiment, budget="smoke", *, results=None, device="cpu", compile=False, bf16=False,
+        progress=None, log=_say, command=None):
+    """Run every configuration of ``experiment`` under ``budget`` that has no finished run yet.
+
+    ``results``: the results root (default :func:`default_results_root`).  ``progress``: show
+    a tqdm bar on stderr (``None``: only when stderr is a terminal).  ``log``: a function that
+    receives one-line messages (skipped optimizers), or ``None`` for silence.
+
+    Returns a dict: ``directory``, ``ran`` and ``existing`` (paths), ``unavailable``
+    (optimizer names skipped because optlib.torch lacks their class), ``seconds``.
+    """
+    t0 = time.perf_counter()
+    e = EXPERIMENTS[experiment] if isinstance(experiment, str) else experiment
+    directory = results_dir(e, budget, results)
+    todo, existing, unavailable = [], [], []
+    for config in configs(e, budget, compile=compile, bf16=bf16):
+        if not available(config["optimizer"]):
+            if config["optimizer"] not in unavailable:
+                unavailable.append(config["optimizer"])
+            continue
+        found = find_run(directory, config)
+        if found is not None:
+            existing.append(found)
+        else:
+            todo.append(config)
+    if log is not None:
+        for name in unavailable:
+            log(f"optlib.experiments: skipping {name!r}: optlib.torch has no {OPTIMIZERS[name][0]} yet "
+                "(it joins this sweep by itself once it exists)")
+    # Optimizers innermost: an interrupted sweep has every optimizer at the first seeds, and a
+    # machine whose load drifts slows every optimizer alike (fairer time-per-epoch comparisons).
+    opt_order = {o: i for i, o in enumerate(dict.fromkeys(c["optimizer"] for c in todo))}
+    lr_rank = {}
+    for c in todo:
+        lr_rank.setdefault(c["optimizer"], sorted({d["lr"] for d in todo if d["optimizer"] == c["optimizer"]}))
+    todo.sort(key=lambda c: (c["seed"], lr_rank[c["optimizer"]].index(c["lr"]), opt_order[c["optimizer"]]))
+    ran = []
+    if todo:
+        from tqdm import tqdm  # not tqdm.auto: no notebook widgets in a chapter's outputs
+
+        from .trainer import resolve_device
+
+        dev = resolve_device(device)
+        data = e.load(budget)
+        if progress is None:  # a bar only on a terminal, and never under TQDM_DISABLE
+            disable = None if os.environ.get("TQDM_DISABLE", "").lower() in ("", "0", "false") else True
+        else:
+            disable = not progress
+        bar = tqdm(todo, desc=f"{e.name} [{budget}]", unit="run", file=sys.stderr, disable=disable,
+                   dynamic_ncols=True)
+        for config in bar:
+            bar.set_postfix_str(f"{config['optimizer']} lr={config['lr']:g} seed={config['seed']}", refresh=False)
+            record = run_one(config, data, dev, command)
+            path = directory / run_filename(config)
+            write_json_atomic(path, record)
+            ran.append(path)
+        bar.close()
+    return {"directory": directory, "ran": ran, "existing": existing, "unavailable": unavailable,
+            "seconds": time.perf_counter() - t0}

@@ -1,0 +1,327 @@
+"""Tests of optlib.experiments: data parsing, determinism, resumable sweeps, JSON, CLI, reports.
+
+Everything runs on tiny data the tests make (or iris, which ships with scikit-learn), on the
+CPU, in a few seconds each.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from optlib.experiments import data, models, report, sweep  # noqa: E402
+from optlib.experiments.__main__ import main as cli_main  # noqa: E402
+from optlib.experiments.trainer import Data, train  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------------------------------
+# helpers
+
+def write_idx(path, array, code=0x08):
+    """Write ``array`` as an idx file (gzipped when ``path`` ends in .gz)."""
+    dtype = {0x08: ">u1", 0x0C: ">i4", 0x0D: ">f4"}[code]
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    blob = header + np.asarray(array).astype(dtype).tobytes()
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(blob)
+
+
+def blobs(n_train=48, n_test=24, classes=3, features=4, seed=0):
+    """Linearly separable-ish Gaussian blobs."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 3, (classes, features))
+
+    def make(n):
+        y = np.arange(n) % classes
+        return (centers[y] + rng.normal(0, 1, (n, features))).astype(np.float32), y.astype(np.int64)
+
+    xtr, ytr = make(n_train)
+    xte, yte = make(n_test)
+    return xtr, ytr, xte, yte
+
+
+def tiny_experiment(name="tiny", optimizers=("sgdm", "adam")):
+    return sweep.Experiment(
+        name=name, dataset="blobs", model="dense_softmax", optimizers=optimizers, batch_size=8,
+        val_size=12, loader=blobs, description="test",
+        budgets={"smoke": sweep.Budget(epochs=3, seeds=(0, 1), lrs=(0.01, 0.1))},
+    )
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    e = tiny_experiment()
+    monkeypatch.setitem(sweep.EXPERIMENTS, e.name, e)
+    return e
+
+
+# ---------------------------------------------------------------------------------------
+# data
+
+@pytest.mark.parametrize("suffix", [".gz", ""])
+def test_read_idx_roundtrip(tmp_path, suffix):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / f"img{suffix}", images)
+    got = data.read_idx(tmp_path / f"img{suffix}")
+    assert got.dtype == np.uint8 and got.shape == (2, 3, 4)
+    np.testing.assert_array_equal(got, images)
+    ints = np.array([1, -2, 300000], dtype=np.int32)
+    write_idx(tmp_path / f"int{suffix}", ints, code=0x0C)
+    got = data.read_idx(tmp_path / f"int{suffix}")
+    assert got.dtype == np.int32 and got.dtype.byteorder in "=|<" or got.dtype.isnative
+    np.testing.assert_array_equal(got, ints)
+
+
+def test_read_idx_rejects_bad_files(tmp_path):
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x08\x01\x00\x00\x00\x01\x00")
+    with pytest.raises(ValueError, match="magic"):
+        data.read_idx(tmp_path / "bad")
+    write_idx(tmp_path / "short", np.zeros(5, np.uint8))
+    (tmp_path / "short").write_bytes((tmp_path / "short").read_bytes()[:-2])
+    with pytest.raises(ValueError, match="expected 5 data bytes"):
+        data.read_idx(tmp_path / "short")
+
+
+def make_fake_fashion(directory, n_train=10, n_test=4):
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.integers(0, 256, (n_train, 28, 28)), "y_train": np.arange(n_train) % 10,
+              "x_test": rng.integers(0, 256, (n_test, 28, 28)), "y_test": np.arange(n_test) % 10}
+    for key, fname in data.FASHION_FILES.items():
+        write_idx(directory / fname, arrays[key])
+    return arrays
+
+
+def test_fashion_mnist_from_a_directory(tmp_path):
+    arrays = make_fake_fashion(tmp_path / "fm")
+    xtr, ytr, xte, yte = data.load("fashion_mnist", data_dir=tmp_path / "fm", download=False)
+    assert xtr.shape == (10, 1, 28, 28) and xte.shape == (4, 1, 28, 28)
+    assert xtr.dtype == np.float32 and ytr.dtype == np.int64
+    np.testing.assert_allclose(xtr[:, 0] * 255, arrays["x_train"], atol=1e-4)
+    np.testing.assert_array_equal(yte, arrays["y_test"])
+
+
+def test_fashion_mnist_missing_says_how_to_get_it(tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(data.FashionMNISTNotFound, match="apt-get install dataset-fashion-mnist") as info:
+        data.load("fashion_mnist", data_dir=empty, download=False)
+    assert str(empty) in str(info.value)
+    monkeypatch.setenv("OPTLIB_FASHION_MNIST_DIR", str(empty))
+    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        data.load("fashion_mnist", download=False)
+
+
+def test_iris_split_is_fixed_and_stratified():
+    a = data.load("iris")
+    b = data.load("iris")
+    xtr, ytr, xte, yte = a
+    assert xtr.shape == (120, 4) and xte.shape == (30, 4) and xtr.dtype == np.float32
+    assert np.bincount(yte).tolist() == [10, 10, 10]
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    xtr2, ytr2, xva, yva = data.train_val_split(xtr, ytr, 30)
+    assert len(yva) == 30 and np.bincount(yva).tolist() == [10, 10, 10]
+
+
+# ---------------------------------------------------------------------------------------
+# models
+
+def test_models_shapes_and_the_articles_parameter_count():
+    cnn = models.build("small_cnn", (1, 28, 28), 10)
+    assert models.count_parameters(cnn) == 54410  # the article's model.summary()
+    assert cnn(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert [models.allconv_stages(s) for s in (32, 28, 8)] == [2, 2, 1]
+    net = models.build("allconv_elu", (1, 8, 8), 10, width=4)
+    assert net(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+    assert models.build("dense_softmax", (4,), 3)(torch.zeros(5, 4)).shape == (5, 3)
+
+
+def test_keras_builders_match_the_article():
+    pytest.importorskip("keras")
+    assert models.keras_small_cnn().count_params() == 54410
+    assert models.keras_dense_softmax(seed=0).count_params() == 15
+
+
+# ---------------------------------------------------------------------------------------
+# trainer
+
+def _data():
+    xtr, ytr, xte, yte = blobs()
+    return Data(xtr, ytr, xte, yte, xte[:12], yte[:12])
+
+
+def _train(seed, make_opt=None, model="dense_softmax", d=None, **kw):
+    d = d or _data()
+    make_opt = make_opt or (lambda p: sweep.make_optimizer("sgdm", p, 0.05))
+    out = train(lambda: models.build(model, d.input_shape, d.classes), d, make_opt,
+                epochs=4, batch_size=8, seed=seed, **kw)
+    return {k: v for k, v in out.items() if "time" not in k and k not in ("examples_per_second", "train_seconds")}
+
+
+def test_training_is_deterministic():
+    a, b, c = _train(0), _train(0), _train(1)
+    assert a == b
+    assert a["train_loss"] != c["train_loss"]
+    assert a["epoch"] == [1, 2, 3, 4] and len(a["val_acc"]) == 4 and a["steps"] == 4 * 6
+
+
+def test_training_a_cnn_is_deterministic():
+    rng = np.random.default_rng(1)
+    x = rng.random((32, 1, 8, 8), dtype=np.float32)
+    y = (np.arange(32) % 4).astype(np.int64)
+    d = Data(x[:24], y[:24], x[24:], y[24:])
+    a = _train(3, model="small_cnn", d=d)
+    assert a == _train(3, model="small_cnn", d=d)
+    assert "val_loss" not in a
+
+
+def test_bf16_autocast_runs_and_is_deterministic():
+    a = _train(0, model="dense_softmax", bf16=True)
+    assert a == _train(0, model="dense_softmax", bf16=True)
+    assert np.isfinite(a["train_loss"]).all() and a["train_loss"] != _train(0)["train_loss"]
+
+
+def test_optlib_adam_trains_exactly_like_torch_adam():
+    a = _train(0, lambda p: sweep.make_optimizer("adam", p, 0.01))
+    b = _train(0, lambda p: sweep.make_optimizer("torch_adam", p, 0.01))
+    assert a == b
+
+
+def test_divergence_stops_and_pads_with_nan():
+    def tiny_sgd(p):
+        return torch.optim.SGD(p, lr=1e30)
+
+    d = _data()
+    d.x_train = d.x_train * 1e20
+    out = train(lambda: models.build("dense_softmax", d.input_shape, d.classes), d, tiny_sgd,
+                epochs=5, batch_size=8, seed=0, loss="cross_entropy")
+    assert out["diverged"] and len(out["train_loss"]) == 5 and np.isnan(out["train_loss"][-1])
+
+
+# ---------------------------------------------------------------------------------------
+# sweeps
+
+def test_sweep_resumes_and_never_redoes_a_run(tmp_path, tiny):
+    first = sweep.run("tiny", "smoke", results=tmp_path, progress=False, log=None)
+    assert len(first["ran"]) == 2 * 2 * 2 and first["existing"] == []
+    assert first["directory"] == tmp_path / "smoke" / "tiny"
+    second = sweep.run("tiny", "smoke", results=tmp_path, progress=False, log=None)
+    assert second["ran"] == [] and len(second["existing"]) == 8
+    victim = first["ran"][3]
+    victim.unlink()
+    third = sweep.run("tiny", "smoke", results=tmp_path, progress=False, log=None)
+    assert third["ran"] == [victim] and len(third["existing"]) == 7
+
+
+def test_run_files_are_atomic_and_carry_provenance(tmp_path, tiny):
+    out = sweep.run("tiny", "smoke", results=tmp_path, progress=False, log=None)
+    files = sorted(out["directory"].iterdir())
+    assert len(files) == 8 and all(p.suffix == ".json" and not p.name.startswith(".") for p in files)
+    r = json.loads(files[0].read_text())
+    assert r["config_hash"] == sweep.config_hash(r["config"]) and r["config_hash"] in files[0].name
+    for key in ("device", "device_type", "torch", "numpy", "python", "git_commit", "date", "command"):
+        assert r["provenance"][key], key
+    assert r["provenance"]["torch"] == torch.__version__ and r["provenance"]["numpy"] == np.__version__
+    c = r["config"]
+    assert {"seed", "lr", "optimizer", "optimizer_class", "optimizer_kwargs", "epochs", "batch_size"} <= set(c)
+    assert r["wall_time_s"] > 0 and r["time_per_epoch_s"] > 0
+    assert r["metrics"]["epoch"] == [1, 2, 3] and len(r["metrics"]["test_acc"]) == 3
+    assert r["final"]["val_acc"] == r["metrics"]["val_acc"][-1]
+
+
+def test_atomic_write_leaves_old_file_or_nothing(tmp_path):
+    target = tmp_path / "run.json"
+    sweep.write_json_atomic(target, {"a": 1})
+    with pytest.raises(TypeError):
+        sweep.write_json_atomic(target, {"a": object()})  # fails while writing
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_missing_optimizer_class_is_skipped_with_a_message(tmp_path, monkeypatch):
+    monkeypatch.setitem(sweep.OPTIMIZERS, "future", ("NotWrittenYet", {"beta": 0.5}))
+    e = tiny_experiment("tiny_future", optimizers=("future", "sgd"))
+    monkeypatch.setitem(sweep.EXPERIMENTS, e.name, e)
+    said = []
+    out = sweep.run(e.name, "smoke", results=tmp_path, progress=False, log=said.append)
+    assert out["unavailable"] == ["future"] and len(out["ran"]) == 4
+    assert len(said) == 1 and "NotWrittenYet" in said[0]
+    with pytest.raises(LookupError, match="NotWrittenYet"):
+        sweep.make_optimizer("future", [torch.zeros(1, requires_grad=True)], 0.1)
+
+
+def test_config_hash_changes_with_what_a_run_computes():
+    a = sweep.configs(tiny_experiment(), "smoke")[0]
+    assert sweep.config_hash(a) == sweep.config_hash(dict(a))
+    for key, value in (("lr", 0.5), ("seed", 9), ("optimizer_kwargs", {"momentum": 0.5}), ("bf16", True)):
+        assert sweep.config_hash({**a, key: value}) != sweep.config_hash(a)
+
+
+# ---------------------------------------------------------------------------------------
+# reports
+
+def test_report_tables(tmp_path, tiny):
+    out = sweep.run("tiny", "smoke", results=tmp_path, progress=False, log=None)
+    records = report.load_runs(out["directory"])
+    runs = report.runs_table(records)
+    assert len(runs) == 8 and list(runs.optimizer.unique()) == ["sgdm", "adam"]
+    best = report.best_lr(runs)
+    assert set(best.optimizer) == {"sgdm", "adam"} and set(best.lr) <= {0.01, 0.1}
+    with pytest.raises(ValueError, match="test set"):
+        report.best_lr(runs, metric="test_acc")
+    s = report.summary(runs, best)
+    assert (s.ci_low <= s.test_acc_mean).all() and (s.test_acc_mean <= s.ci_high).all()
+    curves = report.curves_table(records)
+    bands = report.curve_bands(curves, best, "train_loss")
+    assert len(bands["adam"][0]) == 3
+    assert "ratio_to_sgd" not in report.timing_table(runs)
+    pairs = report.pairwise(runs, best, "test_loss")
+    assert len(pairs) == 1 and 0 <= pairs.p[0] <= pairs.p_holm[0] <= 1
+
+
+def test_t_interval():
+    mean, half = report.t_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and half == pytest.approx(4.302652729911275 * 1.0 / np.sqrt(3))
+    assert np.isnan(report.t_interval([1.0])[1])
+
+
+# ---------------------------------------------------------------------------------------
+# command line
+
+def test_cli_smoke_run_and_resume(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TQDM_DISABLE": "1"}
+    cmd = [sys.executable, "-m", "optlib.experiments", "run", "iris", "--budget", "smoke",
+           "--results", str(tmp_path), "--threads", "1"]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    n = sum(len(sweep.EXPERIMENTS["iris"].budgets["smoke"].seeds) for o in sweep.EXPERIMENTS["iris"].optimizers
+            if sweep.available(o))
+    files = list((tmp_path / "smoke" / "iris").glob("*.json"))
+    assert len(files) == n > 0
+    assert f"ran {n}," in p.stderr and p.stdout == ""
+    assert json.loads(files[0].read_text())["provenance"]["command"].startswith(
+        "python -m optlib.experiments run iris --budget smoke")
+    # the second invocation redoes nothing (in-process this time: the same code path)
+    assert cli_main(["run", "iris", "--budget", "smoke", "--results", str(tmp_path)]) == 0
+    assert len(list((tmp_path / "smoke" / "iris").glob("*.json"))) == n
+
+
+def test_cli_list_and_report(tmp_path, capsys):
+    assert cli_main(["list", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "iris" in out and "--budget smoke" in out and "fashion_cnn" in out
+    assert cli_main(["report", "iris", "--budget", "smoke", "--results", str(tmp_path)]) == 1
