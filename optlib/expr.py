@@ -29,7 +29,7 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass, field
 
-__all__ = ["Node", "math", "Program", "trace_step", "evaluate", "depends_on"]
+__all__ = ["Node", "math", "Arithmetic", "Program", "trace_step", "evaluate", "depends_on"]
 
 
 class Node:
@@ -165,6 +165,22 @@ class _Math:
 
 
 math = _Math()
+
+
+class Arithmetic:
+    """The operations every face computes with Python's operators; a face's ops class
+    subclasses this and adds (or replaces) the functions of :data:`math`."""
+
+    const = staticmethod(lambda x: x)
+    add = staticmethod(lambda a, b: a + b)
+    sub = staticmethod(lambda a, b: a - b)
+    mul = staticmethod(lambda a, b: a * b)
+    div = staticmethod(lambda a, b: a / b)
+    pow = staticmethod(lambda a, b: a**b)
+    neg = staticmethod(lambda a: -a)
+    lt = staticmethod(lambda a, b: a < b)
+    le = staticmethod(lambda a, b: a <= b)
+    ema = staticmethod(lambda m, x, beta: beta * m + (1 - beta) * x)
 
 
 @dataclass

@@ -9,21 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from ._faces import resolve, slot_start
-from .expr import evaluate
+from .expr import Arithmetic, evaluate
 
 __all__ = ["init_state", "step", "trajectory"]
 
 
-class NumpyOps:
-    """One method per operation of :mod:`optlib.expr`, on float64 arrays and Python scalars."""
+class NumpyOps(Arithmetic):
+    """The operations of :mod:`optlib.expr` on float64 arrays and Python scalars."""
 
-    const = staticmethod(lambda x: x)
-    add = staticmethod(lambda a, b: a + b)
-    sub = staticmethod(lambda a, b: a - b)
-    mul = staticmethod(lambda a, b: a * b)
-    div = staticmethod(lambda a, b: a / b)
-    pow = staticmethod(lambda a, b: a**b)
-    neg = staticmethod(lambda a: -a)
     lt = staticmethod(lambda a, b: bool(a < b))
     le = staticmethod(lambda a, b: bool(a <= b))
     sqrt = staticmethod(np.sqrt)
@@ -32,7 +25,6 @@ class NumpyOps:
     maximum = staticmethod(np.maximum)
     minimum = staticmethod(np.minimum)
     where = staticmethod(np.where)
-    ema = staticmethod(lambda m, x, beta: beta * m + (1 - beta) * x)
 
 
 def init_state(rule, hypers, param):

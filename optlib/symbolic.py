@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .expr import evaluate
+from .expr import Arithmetic, evaluate
 from .rules import Choice, get
 
 __all__ = ["symbol", "hyper_symbols", "step", "unroll", "equal", "difference", "latex", "SympyOps"]
@@ -24,26 +24,22 @@ def symbol(name, **assumptions):
     return sp.Symbol(_LATEX.get(name, name), **({"positive": True} | assumptions))
 
 
-class SympyOps:
+class SympyOps(Arithmetic):
+    """The operations of :mod:`optlib.expr` on SymPy expressions."""
+
     const = staticmethod(lambda x: sp.sympify(x) if isinstance(x, float) else x)
-    add = staticmethod(lambda a, b: a + b)
-    sub = staticmethod(lambda a, b: a - b)
-    mul = staticmethod(lambda a, b: a * b)
-    div = staticmethod(lambda a, b: a / b)
-    neg = staticmethod(lambda a: -a)
     sqrt = staticmethod(sp.sqrt)
 
     @staticmethod
     def pow(a, b):
         # a rule writes x ** 0.5 where torch does (to round as torch rounds): keep it a root here
-        if isinstance(b, sp.Float) and (2 * b).is_integer:
+        if isinstance(b, sp.Float) and float(2 * b).is_integer():
             b = sp.Rational(int(2 * b), 2)
         return a**b
     abs = staticmethod(sp.Abs)
     sign = staticmethod(sp.sign)
     maximum = staticmethod(sp.Max)
     minimum = staticmethod(sp.Min)
-    ema = staticmethod(lambda m, x, beta: beta * m + (1 - beta) * x)
 
     @staticmethod
     def _decide(rel):

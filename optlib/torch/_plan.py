@@ -17,7 +17,7 @@ import math as _m
 
 import torch
 
-from ..expr import Node, depends_on
+from ..expr import Arithmetic, Node, depends_on
 
 _fe = torch  # torch._foreach_* live on the torch module
 
@@ -25,25 +25,15 @@ _fe = torch  # torch._foreach_* live on the torch module
 _LEAVES = ("input", "slot", "hyper", "const")
 
 
-class ScalarOps:
+class ScalarOps(Arithmetic):
     """Python-float arithmetic for the scalar part of a step."""
 
-    const = staticmethod(lambda x: x)
-    add = staticmethod(lambda a, b: a + b)
-    sub = staticmethod(lambda a, b: a - b)
-    mul = staticmethod(lambda a, b: a * b)
-    div = staticmethod(lambda a, b: a / b)
-    pow = staticmethod(lambda a, b: a**b)
-    neg = staticmethod(lambda a: -a)
-    lt = staticmethod(lambda a, b: a < b)
-    le = staticmethod(lambda a, b: a <= b)
     sqrt = staticmethod(_m.sqrt)
     abs = staticmethod(abs)
     sign = staticmethod(lambda a: float((a > 0) - (a < 0)))
     maximum = staticmethod(max)
     minimum = staticmethod(min)
     where = staticmethod(lambda c, a, b: a if c else b)
-    ema = staticmethod(lambda m, x, beta: beta * m + (1 - beta) * x)
 
 
 def scalar_nodes(program):
