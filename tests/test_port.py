@@ -1,11 +1,9 @@
 """optlib.port: Keras <-> PyTorch, for every optimizer of the family, both ways and back."""
 
-import numpy as np
 import pytest
 import torch
 
 import keras
-from keras import ops
 
 import optlib.keras as ok
 import optlib.torch as ot
