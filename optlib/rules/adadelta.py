@@ -1,6 +1,6 @@
 """Adadelta: a step whose units are those of the parameter."""
 
-from .core import Choice, Real, Rule, Slot, register
+from .core import DECOUPLED_WEIGHT_DECAY, Real, Rule, Slot, register
 
 
 def adadelta(p, g, s, h, t, math):
@@ -28,13 +28,7 @@ ADADELTA = register(
             Real("eps", 1e-6, "the epsilon added inside both roots", typical=(1e-10, 1e-3)),
             Real("weight_decay", 0.0, "the weight decay (an L2 term, or decoupled)", structural_zero=True,
                  typical=(0.0, 0.1)),
-            Choice(
-                "decoupled_weight_decay",
-                False,
-                "whether weight decay is an L2 term (PyTorch) or decoupled (Keras's weight_decay)",
-                meanings={False: "PyTorch: g += weight_decay*w",
-                          True: "Keras's base class: w -= lr*weight_decay*w before the step"},
-            ),
+            DECOUPLED_WEIGHT_DECAY,
         ),
         slots=(
             Slot("square_avg", "the average of squared gradients E[g^2]"),

@@ -1,6 +1,6 @@
 """Adagrad, with epsilon outside the square root (PyTorch) or inside it (Keras)."""
 
-from .core import Choice, Real, Rule, Slot, register
+from .core import Choice, DECOUPLED_WEIGHT_DECAY, Real, Rule, Slot, register
 
 
 def adagrad(p, g, s, h, t, math):
@@ -27,13 +27,7 @@ ADAGRAD = register(
                  structural_zero=True, typical=(0.0, 0.1)),
             Real("weight_decay", 0.0, "the weight decay (an L2 term, or decoupled)", structural_zero=True,
                  typical=(0.0, 0.1)),
-            Choice(
-                "decoupled_weight_decay",
-                False,
-                "whether weight decay is an L2 term (PyTorch) or decoupled (Keras's weight_decay)",
-                meanings={False: "PyTorch: g += weight_decay*w",
-                          True: "Keras's base class: w -= lr*weight_decay*w before the step"},
-            ),
+            DECOUPLED_WEIGHT_DECAY,
             Real("initial_accumulator_value", 0.0, "the start value of the sum of squared gradients",
                  typical=(0.0, 1.0)),
             Real("eps", 1e-10, "the epsilon added to the denominator", typical=(1e-10, 1e-3)),

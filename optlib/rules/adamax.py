@@ -1,6 +1,6 @@
 """Adamax: Adam with the infinity norm, epsilon inside the max (PyTorch) or at use (Keras)."""
 
-from .core import Choice, Real, Rule, Slot, register
+from .core import Choice, DECOUPLED_WEIGHT_DECAY, Real, Rule, Slot, register
 
 
 def adamax(p, g, s, h, t, math):
@@ -30,13 +30,7 @@ ADAMAX = register(
             Real("eps", 1e-8, "the epsilon that keeps the denominator positive", typical=(1e-10, 1e-3)),
             Real("weight_decay", 0.0, "the weight decay (an L2 term, or decoupled)", structural_zero=True,
                  typical=(0.0, 0.1)),
-            Choice(
-                "decoupled_weight_decay",
-                False,
-                "whether weight decay is an L2 term (PyTorch) or decoupled (Keras's weight_decay)",
-                meanings={False: "PyTorch: g += weight_decay*w",
-                          True: "Keras's base class: w -= lr*weight_decay*w before the step"},
-            ),
+            DECOUPLED_WEIGHT_DECAY,
             Choice(
                 "epsilon_placement",
                 "max",

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from ..expr import Node, trace_step
 
-__all__ = ["Real", "Choice", "Slot", "Rule", "register", "get", "names", "registry"]
+__all__ = ["Real", "Choice", "Slot", "Rule", "DECOUPLED_WEIGHT_DECAY", "register", "get", "names", "registry"]
 
 
 def _is_real(x):
@@ -71,6 +71,17 @@ class Choice:
         if isinstance(value, (bool, int)) and all(isinstance(o, bool) for o in self.options) and value in (0, 1):
             return bool(value)
         raise ValueError(f"{self.name}={value!r} is invalid: {self.doc} must be one of {list(self.options)}")
+
+
+# The variant by which a rule with an L2 term also runs Keras's decoupled weight decay, so that a
+# Keras setting can be ported to torch exactly (shared by the rules that need it).
+DECOUPLED_WEIGHT_DECAY = Choice(
+    "decoupled_weight_decay",
+    False,
+    "whether weight decay is an L2 term (PyTorch) or decoupled (Keras's weight_decay)",
+    meanings={False: "PyTorch: g += weight_decay*w",
+              True: "Keras's base class: w -= lr*weight_decay*w before the step"},
+)
 
 
 @dataclass(frozen=True)

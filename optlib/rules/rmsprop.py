@@ -1,6 +1,6 @@
 """RMSprop: plain, centered, with momentum, in PyTorch's or Keras's form."""
 
-from .core import Choice, Real, Rule, Slot, register
+from .core import Choice, DECOUPLED_WEIGHT_DECAY, Real, Rule, Slot, register
 
 
 def rmsprop(p, g, s, h, t, math):
@@ -39,13 +39,7 @@ RMSPROP = register(
             Real("eps", 1e-8, "the epsilon added to the denominator", typical=(1e-10, 1e-3)),
             Real("weight_decay", 0.0, "the weight decay (an L2 term, or decoupled)", structural_zero=True,
                  typical=(0.0, 0.1)),
-            Choice(
-                "decoupled_weight_decay",
-                False,
-                "whether weight decay is an L2 term (PyTorch) or decoupled (Keras's weight_decay)",
-                meanings={False: "PyTorch: g += weight_decay*w",
-                          True: "Keras's base class: w -= lr*weight_decay*w before the step"},
-            ),
+            DECOUPLED_WEIGHT_DECAY,
             Real("momentum", 0.0, "the momentum factor", structural_zero=True, typical=(0.0, 0.99)),
             Choice("centered", False, "whether to divide by an estimate of the variance instead"),
             Choice(
