@@ -227,6 +227,29 @@ def test_sweep_resumes_and_never_redoes_a_run(tmp_path, tiny):
     assert third["ran"] == [victim] and len(third["existing"]) == 7
 
 
+def test_worker_processes_give_the_same_runs_as_one_process(tmp_path, tiny):
+    threads = torch.get_num_threads()
+    one = sweep.run("tiny", "smoke", results=tmp_path / "one", threads=1, progress=False, log=None)
+    assert torch.get_num_threads() == threads  # restored after the run
+    two = sweep.run("tiny", "smoke", results=tmp_path / "two", workers=2, threads=1, progress=False, log=None)
+    assert len(two["ran"]) == 8 and sorted(p.name for p in two["ran"]) == sorted(p.name for p in one["ran"])
+    for path in one["ran"]:
+        a, b = (json.loads(p.read_text()) for p in (path, two["directory"] / path.name))
+        timing = "train_time"
+        assert {k: v for k, v in a["metrics"].items() if k != timing} == \
+               {k: v for k, v in b["metrics"].items() if k != timing}  # one thread each: bit for bit
+        assert (a["provenance"]["workers"], b["provenance"]["workers"]) == (1, 2)
+        assert b["provenance"]["torch_threads"] == 1
+    again = sweep.run("tiny", "smoke", results=tmp_path / "two", workers=2, progress=False, log=None)
+    assert again["ran"] == [] and len(again["existing"]) == 8
+
+
+@pytest.mark.parametrize("bad", [{"workers": 0}, {"threads": 0}])
+def test_bad_worker_counts_are_refused(tmp_path, tiny, bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        sweep.run("tiny", "smoke", results=tmp_path, log=None, **bad)
+
+
 def test_run_files_are_atomic_and_carry_provenance(tmp_path, tiny):
     out = sweep.run("tiny", "smoke", results=tmp_path, progress=False, log=None)
     files = sorted(out["directory"].iterdir())

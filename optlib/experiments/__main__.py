@@ -24,13 +24,10 @@ def _list(args):
 
 
 def _run(args):
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     command = "python -m optlib.experiments " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     out = sweep.run(args.name, args.budget, results=args.results, device=args.device, compile=args.compile,
-                    bf16=args.bf16, progress=None if args.progress is None else args.progress, command=command)
+                    bf16=args.bf16, workers=args.workers, threads=args.threads, progress=args.progress,
+                    command=command)
     print(f"{args.name} [{args.budget}]: ran {len(out['ran'])}, already done {len(out['existing'])}, "
           f"skipped optimizers {out['unavailable'] or 'none'}, {out['seconds']:.1f} s -> {out['directory']}",
           file=sys.stderr)
@@ -72,7 +69,10 @@ def main(argv=None):
     pr.add_argument("--budget", default="smoke", choices=["smoke", "full"])
     pr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     pr.add_argument("--results", default=None, help="results root (default: the repository's results/)")
-    pr.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    pr.add_argument("--workers", type=int, default=1,
+                    help="runs trained at once, one process each (default 1; 2 on a 2-core CPU is faster)")
+    pr.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads per process (default: the cores shared out among the workers)")
     pr.add_argument("--compile", action="store_true", help="torch.compile the model")
     pr.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
     pr.add_argument("--progress", dest="progress", action="store_true", default=None,
