@@ -146,7 +146,7 @@ def _evaluate(model, x, y, per_example, batch_size, autocast):
 
 
 def train(model, data, make_optimizer, *, epochs, batch_size, seed=0, device="cpu",
-          loss="cross_entropy", compile=False, bf16=False, eval_every=1, eval_batch_size=4096,
+          loss="cross_entropy", compile=False, bf16=False, eval_every=1, eval_batch_size=None,
           deterministic_algorithms=True, callback=None):
     """Train ``model`` on ``data`` and return its per-epoch metrics.
 
@@ -154,6 +154,9 @@ def train(model, data, make_optimizer, *, epochs, batch_size, seed=0, device="cp
     initial weights depend only on ``seed``), or an ``nn.Module`` (then seed it yourself).
     ``data``: a :class:`Data`.  ``make_optimizer(params)``: returns the optimizer.
     Metrics are logged after epochs ``eval_every, 2*eval_every, ...`` and after the last.
+    ``eval_batch_size``: default 4096 on a GPU, 256 on a CPU (where a small CNN's evaluation
+    measured 2,000 images/s at 4096 and 2,900 at 256 on one thread: the activations of a
+    large batch fall out of the cache).
     Training stops early when the training loss becomes NaN or infinite (``diverged``); the
     remaining logged epochs are then NaN.  ``callback(epoch, record)`` is called after each
     logged epoch.
@@ -189,6 +192,8 @@ def train(model, data, make_optimizer, *, epochs, batch_size, seed=0, device="cp
         def autocast():
             return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
+        if eval_batch_size is None:
+            eval_batch_size = 4096 if device.type == "cuda" else 256
         logged = sorted({e for e in range(eval_every, epochs + 1, eval_every)} | {epochs})
         keys = ["train_loss", "train_acc"] + (["val_loss", "val_acc"] if d.x_val is not None else []) + \
                ["test_loss", "test_acc"]
