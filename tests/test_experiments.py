@@ -250,6 +250,31 @@ def test_bad_worker_counts_are_refused(tmp_path, tiny, bad):
         sweep.run("tiny", "smoke", results=tmp_path, log=None, **bad)
 
 
+def test_keras_fit_runs_optlib_and_builtin_adam_to_the_same_curves(tmp_path):
+    pytest.importorskip("keras")
+    e = sweep.register(sweep.Experiment(
+        name="tiny_keras", dataset="blobs", model="dense_softmax", framework="keras",
+        optimizers=("adam", "keras_adam"), batch_size=8, val_size=12, loader=blobs,
+        budgets={"smoke": sweep.Budget(epochs=3, seeds=(0,), lrs=(0.01,))}))
+    try:
+        out = sweep.run(e, "smoke", results=tmp_path, progress=False, log=None)
+    finally:
+        del sweep.EXPERIMENTS["tiny_keras"]
+    records = [json.loads(p.read_text()) for p in out["ran"]]
+    assert sorted(r["config"]["optimizer"] for r in records) == ["adam", "keras_adam"]
+    assert all(r["config"]["framework"] == "keras" and r["provenance"]["keras"] for r in records)
+    curves = [{k: v for k, v in r["metrics"].items() if k != "train_time"} for r in records]
+    assert curves[0] == curves[1]  # optlib.keras.Adam is bit for bit keras.optimizers.Adam
+    assert curves[0]["epoch"] == [1, 2, 3] and records[0]["steps"] == 3 * 5  # 36 examples, batch 8
+    assert curves[0]["train_loss"][-1] < curves[0]["train_loss"][0]
+
+
+def test_torch_configs_carry_no_framework_key():
+    # adding the Keras engine must not change the hash (and so the file) of any torch run
+    assert all("framework" not in c for c in sweep.configs("iris", "full"))
+    assert all(c["framework"] == "keras" for c in sweep.configs("fashion_cnn_keras", "smoke"))
+
+
 def test_run_files_are_atomic_and_carry_provenance(tmp_path, tiny):
     out = sweep.run("tiny", "smoke", results=tmp_path, progress=False, log=None)
     files = sorted(out["directory"].iterdir())

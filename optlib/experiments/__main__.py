@@ -13,12 +13,12 @@ def _list(args):
     for name, e in sweep.EXPERIMENTS.items():
         print(f"{name}: {e.description}")
         for opt in e.optimizers:
-            if not sweep.available(opt):
+            if not sweep.available(opt, e.framework):
                 print(f"    {opt}: not in optlib.torch yet (skipped)")
         for bname, b in e.budgets.items():
             opts = b.optimizers or e.optimizers
-            n = sum(len(b.grid(o)) * len(b.seeds) for o in opts if sweep.available(o))
-            print(f"    --budget {bname}: {n} runs ({', '.join(o for o in opts if sweep.available(o))}), "
+            n = sum(len(b.grid(o)) * len(b.seeds) for o in opts if sweep.available(o, e.framework))
+            print(f"    --budget {bname}: {n} runs ({', '.join(o for o in opts if sweep.available(o, e.framework))}), "
                   f"{b.epochs} epochs, {len(b.seeds)} seeds -> {sweep.results_dir(e, bname, args.results)}")
     return 0
 

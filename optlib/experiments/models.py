@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["build", "names", "dense_softmax", "small_cnn", "allconv_elu", "allconv_stages",
+__all__ = ["build", "keras_build", "names", "dense_softmax", "small_cnn", "allconv_elu", "allconv_stages",
            "keras_dense_softmax", "keras_small_cnn", "count_parameters"]
 
 
@@ -45,6 +45,17 @@ def build(name, input_shape, classes, **kwargs):
         c, h, w = input_shape
         return allconv_elu(c, (h, w), classes, **kwargs)
     raise ValueError(f"unknown model {name!r}; known: {', '.join(names())}")
+
+
+def keras_build(name, input_shape, classes, **kwargs):
+    """The Keras model ``name`` (softmax output) for channels-first ``input_shape``, as
+    :func:`build` takes it: the Keras model gets the same data channels-last."""
+    if name == "dense_softmax":
+        return keras_dense_softmax(int(math.prod(input_shape)), classes, **kwargs)
+    if name == "small_cnn":
+        c, h, w = input_shape
+        return keras_small_cnn((h, w, c), classes, **kwargs)
+    raise ValueError(f"no Keras builder for model {name!r}; Keras has: dense_softmax, small_cnn")
 
 
 def count_parameters(model):

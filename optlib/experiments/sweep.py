@@ -59,31 +59,38 @@ OPTIMIZERS = {
     "radam": ("RAdam", {}),
     "torch_sgd": ("torch.optim.SGD", {}),
     "torch_adam": ("torch.optim.Adam", {}),
+    "keras_adam": ("keras.optimizers.Adam", {}),
 }
 
+FRAMEWORKS = ("torch", "keras")
 
-def _resolve(cls):
+
+def _resolve(cls, framework="torch"):
     import importlib
 
     if "." in cls:
         module, name = cls.rsplit(".", 1)
         return getattr(importlib.import_module(module), name, None)
-    import optlib.torch
-
-    return getattr(optlib.torch, cls, None)
+    return getattr(importlib.import_module(f"optlib.{framework}"), cls, None)
 
 
-def available(name):
-    """Whether optimizer ``name``'s class exists (in optlib.torch, or at its dotted path)."""
-    return _resolve(OPTIMIZERS[name][0]) is not None
+def available(name, framework="torch"):
+    """Whether optimizer ``name``'s class exists (in ``optlib.<framework>``, or at its dotted
+    path)."""
+    return _resolve(OPTIMIZERS[name][0], framework) is not None
 
 
-def make_optimizer(name, params, lr):
-    """The optimizer ``name`` of :data:`OPTIMIZERS` over ``params`` with learning rate ``lr``."""
+def make_optimizer(name, params, lr, framework="torch"):
+    """The optimizer ``name`` of :data:`OPTIMIZERS` with learning rate ``lr``: over ``params``
+    for torch, a Keras optimizer (``params`` unused, pass ``None``) for keras."""
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"framework must be one of {', '.join(FRAMEWORKS)}, not {framework!r}")
     cls, kwargs = OPTIMIZERS[name]
-    klass = _resolve(cls)
+    klass = _resolve(cls, framework)
     if klass is None:
-        raise LookupError(f"optimizer {name!r} needs optlib.torch.{cls}, which does not exist yet")
+        raise LookupError(f"optimizer {name!r} needs optlib.{framework}.{cls}, which does not exist yet")
+    if framework == "keras":
+        return klass(learning_rate=lr, **kwargs)
     return klass(params, lr=lr, **kwargs)
 
 
@@ -120,6 +127,7 @@ class Experiment:
     model: str
     optimizers: tuple
     budgets: dict
+    framework: str = "torch"  # "keras": model.fit with optlib.keras / keras.optimizers classes
     loss: str = "cross_entropy"
     batch_size: int = 32
     val_size: int | float = 0.1
@@ -208,6 +216,17 @@ register(Experiment(
     },
 ))
 register(Experiment(
+    name="fashion_cnn_keras", dataset="fashion_mnist", model="small_cnn", framework="keras", batch_size=32,
+    val_size=6000, optimizers=("adam", "keras_adam"),
+    description="The article's experiment (seed 001) as it ran it, in Keras with model.fit, on Fashion-MNIST: "
+                "its small CNN with Adam at lr 1e-3 for 5 epochs, batch 32, 10 % validation, "
+                "optlib.keras.Adam beside keras.optimizers.Adam.",
+    budgets={
+        "smoke": Budget(epochs=1, seeds=(0,), lrs=(1e-3,), train_subset=1000, test_subset=500),
+        "full": Budget(epochs=5, seeds=(0, 1, 2), lrs=(1e-3,)),
+    },
+))
+register(Experiment(
     name="fashion_allconv", dataset="fashion_mnist", model="allconv_elu", batch_size=64, val_size=5000,
     optimizers=_ALL, model_kwargs={"width": 16},
     description="The blog's all-convolutional ELU net (seed 002), adapted to 28x28x1 at width 16 "
@@ -263,6 +282,8 @@ def configs(experiment, budget, *, compile=False, bf16=False):
                     "batch_size": e.batch_size, "epochs": b.epochs, "eval_every": b.eval_every,
                     "optimizer": opt, "optimizer_class": cls, "optimizer_kwargs": dict(kwargs),
                     "lr": float(lr), "seed": int(seed), "compile": bool(compile), "bf16": bool(bf16),
+                    # only when not torch, so that adding frameworks left the hashes of torch runs alone
+                    **({"framework": e.framework} if e.framework != "torch" else {}),
                 })
     return out
 
@@ -376,12 +397,20 @@ def device_name(device):
     return f"CPU: {name} ({os.cpu_count()} logical cores)"
 
 
-def provenance(device, command=None):
-    """Device, library versions, git commit, date and command of this process."""
+def provenance(device, command=None, framework="torch"):
+    """Device, library versions, git commit, date and command of this process (with Keras's
+    and its backend's versions for a Keras run)."""
     import numpy
     import torch
 
-    return {
+    extra = {}
+    if framework == "keras":
+        import keras
+
+        backend = keras.backend.backend()
+        extra = {"keras": keras.__version__, "keras_backend": backend,
+                 backend: __import__(backend).__version__}
+    return {**extra,
         "device": device_name(device), "device_type": torch.device(device).type,
         "torch": torch.__version__, "numpy": numpy.__version__,
         "python": platform.python_version(), "platform": platform.platform(),
@@ -407,16 +436,25 @@ def run_one(config, data, device="cpu", command=None, workers=1):
     """Train one configuration on ``data`` and return its JSON record (not written).
     ``workers``: how many runs shared the machine with this one (recorded, since it bears on
     the timings)."""
-    from . import models, trainer
+    from . import models
 
-    def model():
-        return models.build(config["model"], data.input_shape, data.classes, **config["model_kwargs"])
+    framework = config.get("framework", "torch")
+    if framework == "keras":
+        from . import keras_trainer
 
-    metrics = trainer.train(
-        model, data, lambda params: make_optimizer(config["optimizer"], params, config["lr"]),
-        epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"], device=device,
-        loss=config["loss"], compile=config["compile"], bf16=config["bf16"], eval_every=config["eval_every"],
-    )
+        metrics = keras_trainer.fit(
+            lambda: models.keras_build(config["model"], data.input_shape, data.classes, **config["model_kwargs"]),
+            data, make_optimizer(config["optimizer"], None, config["lr"], "keras"),
+            epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"], loss=config["loss"])
+    else:
+        from . import trainer
+
+        metrics = trainer.train(
+            lambda: models.build(config["model"], data.input_shape, data.classes, **config["model_kwargs"]),
+            data, lambda params: make_optimizer(config["optimizer"], params, config["lr"]),
+            epochs=config["epochs"], batch_size=config["batch_size"], seed=config["seed"], device=device,
+            loss=config["loss"], compile=config["compile"], bf16=config["bf16"],
+            eval_every=config["eval_every"])
     curves = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "train_time")
     return {
         "schema": 1,
@@ -431,7 +469,7 @@ def run_one(config, data, device="cpu", command=None, workers=1):
         "time_per_epoch_s": _round(metrics["time_per_epoch"], 4),
         "time_per_epoch_median_s": _round(metrics["time_per_epoch_median"], 4),
         "examples_per_second": _round(metrics["examples_per_second"], 4),
-        "provenance": {**provenance(metrics["device"], command), "workers": int(workers)},
+        "provenance": {**provenance(metrics["device"], command, framework), "workers": int(workers)},
     }
 
 
@@ -449,6 +487,13 @@ def _worker_init(experiment, budget, device, threads, command, workers):
     from .trainer import resolve_device
 
     torch.set_num_threads(threads)
+    if experiment.framework == "keras":
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
     _WORKER.update(data=experiment.load(budget), device=resolve_device(device), command=command,
                    workers=workers)
 
@@ -511,7 +556,7 @@ def run(experiment, budget="smoke", *, results=None, device="cpu", compile=False
     directory = results_dir(e, budget, results)
     todo, existing, unavailable = [], [], []
     for config in configs(e, budget, compile=compile, bf16=bf16):
-        if not available(config["optimizer"]):
+        if not available(config["optimizer"], e.framework):
             if config["optimizer"] not in unavailable:
                 unavailable.append(config["optimizer"])
             continue
@@ -522,7 +567,7 @@ def run(experiment, budget="smoke", *, results=None, device="cpu", compile=False
             todo.append(config)
     if log is not None:
         for name in unavailable:
-            log(f"optlib.experiments: skipping {name!r}: optlib.torch has no {OPTIMIZERS[name][0]} yet "
+            log(f"optlib.experiments: skipping {name!r}: optlib.{e.framework} has no {OPTIMIZERS[name][0]} yet "
                 "(it joins this sweep by itself once it exists)")
     # Optimizers innermost: an interrupted sweep has every optimizer at the first seeds, and a
     # machine whose load drifts slows every optimizer alike (fairer time-per-epoch comparisons).
