@@ -183,6 +183,26 @@ def test_builtin_kwargs_treat_every_form_without_momentum_as_plain_sgd():
         assert ok.SGD.builtin_kwargs(values) == {"learning_rate": 0.1, "momentum": 0.0, "nesterov": False}
     assert ot.SGD.builtin_kwargs(sgd.validate(lr=0.1, momentum=0.9, momentum_form="ema")) is None
     assert ok.SGD.builtin_kwargs(sgd.validate(lr=0.1, momentum=0.9, drift=1e-7, momentum_form="velocity")) is None
+    # dampening without momentum changes nothing either; with momentum Keras has no dampening
+    assert ok.SGD.builtin_kwargs(sgd.validate(lr=0.1, dampening=0.5)) == \
+        {"learning_rate": 0.1, "momentum": 0.0, "nesterov": False}
+    assert ok.SGD.builtin_kwargs(sgd.validate(lr=0.1, momentum=0.9, dampening=0.5)) is None
+    assert sgd.inert_hypers(sgd.validate(momentum=0.9)) == frozenset()
+
+
+def test_builtin_kwargs_treat_rmsprop_without_momentum_in_either_form_alike():
+    import optlib.keras as ok
+    import optlib.torch as ot
+
+    rms = rules.get("rmsprop")
+    for form in ("buffer", "velocity"):
+        torch_values = rms.validate(lr=0.01, momentum_form=form)
+        keras_values = rms.validate(lr=0.01, momentum_form=form, epsilon_placement="inside")
+        assert ot.RMSprop.builtin_kwargs(torch_values)["lr"] == 0.01
+        assert ok.RMSprop.builtin_kwargs(keras_values)["learning_rate"] == 0.01
+    assert ot.RMSprop.builtin_kwargs(rms.validate(lr=0.01, momentum=0.9, momentum_form="velocity")) is None
+    assert ok.RMSprop.builtin_kwargs(rms.validate(lr=0.01, momentum=0.9, momentum_form="buffer",
+                                                  epsilon_placement="inside")) is None
 
 
 # --- problems -----------------------------------------------------------------------------------

@@ -46,11 +46,3 @@ class SGD(RuleOptimizer):
             ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
             gradient_accumulation_steps=gradient_accumulation_steps, **kwargs,
         )
-
-    @classmethod
-    def builtin_kwargs(cls, hypers):
-        """As the base class's, except that without momentum every ``momentum_form`` is plain
-        gradient descent, which the built-in computes whatever the form asked for."""
-        if not hypers["momentum"]:
-            hypers = {**hypers, "momentum_form": cls.extras["momentum_form"]}
-        return super().builtin_kwargs(hypers)

@@ -114,6 +114,9 @@ class Rule:
     references: tuple = ()
     check: Callable[[dict], None] | None = None
     doc: str = ""
+    # names of the hyperparameters that change nothing at the given values (momentum_form
+    # without momentum), so that a face can map them onto whatever its built-in assumes
+    inert: Callable[[dict], set] | None = None
     _programs: dict = field(default_factory=dict, repr=False)
 
     # --- hyperparameters --------------------------------------------------------------
@@ -137,6 +140,10 @@ class Rule:
         if self.check is not None:
             self.check(out)
         return out
+
+    def inert_hypers(self, values):
+        """The hyperparameters whose value does not change the step at ``values``."""
+        return frozenset(self.inert(values)) if self.inert is not None else frozenset()
 
     def active_slots(self, values):
         return tuple(s for s in self.slots if s.when is None or s.when(values))

@@ -73,6 +73,7 @@ RMSPROP = register(
         ),
         step=rmsprop,
         references=("hinton2012rmsprop",),
+        inert=lambda h: set() if h["momentum"] else {"momentum_form"},  # no momentum: no buffer to form
         doc="Divide the gradient by a running root mean square of recent gradients: Adagrad that forgets.",
     )
 )

@@ -82,6 +82,8 @@ class RuleOptimizer(torch.optim.Optimizer):
         """Keywords for the torch.optim class of the same name that computes ``hypers``'s
         math, or None when only optlib's variant can."""
         kwargs = cls.kwargs_for(hypers)
+        for name in cls.rule.inert_hypers(hypers) & cls.extras.keys():
+            kwargs[name] = cls.extras[name]  # changes nothing here: take the built-in's value
         if any(kwargs.pop(k) != v for k, v in cls.extras.items()):
             return None
         return kwargs

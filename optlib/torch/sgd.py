@@ -52,14 +52,6 @@ class SGD(RuleOptimizer):
         )
 
     @classmethod
-    def builtin_kwargs(cls, hypers):
-        """As the base class's, except that without momentum every ``momentum_form`` is plain
-        gradient descent, which the built-in computes whatever the form asked for."""
-        if not hypers["momentum"]:
-            hypers = {**hypers, "momentum_form": cls.extras["momentum_form"]}
-        return super().builtin_kwargs(hypers)
-
-    @classmethod
     def kwargs_for(cls, h):
         return dict(lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"],
                     weight_decay=h["weight_decay"], nesterov=h["nesterov"], momentum_form=h["momentum_form"],
