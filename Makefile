@@ -3,6 +3,7 @@
 #   make book      set up .venv if needed, build the HTML book (warnings are errors)
 #   make test      set up .venv if needed, run the unit tests, then nbval over every chapter
 #   make execute   re-execute every chapter notebook in place (for authors)
+#   make results   regenerate the experiment chapters' committed results (hours on a CPU)
 #   make lock      regenerate requirements.txt from requirements.in in a throwaway venv
 #   make clean     remove the built book
 #
@@ -36,11 +37,11 @@ export JUPYTER_PATH          := $(CURDIR)/$(VENV)/share/jupyter
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv data book test unit nbval execute lock clean
+.PHONY: help venv data book test unit nbval execute results lock clean
 .NOTPARALLEL:
 
 help:
-	@sed -n '3,8p' Makefile | sed 's/^# *//'
+	@sed -n '3,9p' Makefile | sed 's/^# *//'
 
 # ---------------------------------------------------------------------------------------
 # Environment. The stamp is newer than requirements.txt and pyproject.toml once the venv
@@ -98,6 +99,17 @@ execute: $(STAMP) data
 		--ExecutePreprocessor.timeout=-1 \
 		--ExecutePreprocessor.record_timing=False \
 		$(NOTEBOOKS)
+
+# ---------------------------------------------------------------------------------------
+# Regenerate the committed results of the experiment chapters (about two hours on a 2-core
+# CPU; a finished run is never redone, so an interrupted call resumes). WORKERS=2 trains two
+# runs at once, one process per core; then `make execute` and review the diff.
+WORKERS     ?= 1
+EXPERIMENTS := iris fashion_cnn_adam fashion_cnn_keras fashion_cnn fashion_allconv
+results: $(STAMP) data
+	for e in $(EXPERIMENTS); do \
+		$(BIN)/python -m optlib.experiments run $$e --budget full --workers $(WORKERS) || exit 1; \
+	done
 
 # ---------------------------------------------------------------------------------------
 # Resolve requirements.in afresh in a throwaway venv and freeze it. Run it after editing

@@ -341,6 +341,37 @@ def test_report_tables(tmp_path, tiny):
     assert len(pairs) == 1 and 0 <= pairs.p[0] <= pairs.p_holm[0] <= 1
 
 
+def test_paired_comparison_cancels_what_the_seed_does():
+    import pandas as pd
+
+    # each seed moves both optimizers alike (by 0, 5, 10 points); b is 1 point better per seed
+    seed_effect = np.array([0.0, 0.05, 0.10])
+    noise = np.array([0.001, -0.002, 0.001])
+    runs = pd.DataFrame({"optimizer": ["a"] * 3 + ["b"] * 3, "lr": 0.1, "seed": [0, 1, 2] * 2,
+                         "test_acc": np.concatenate([0.80 + seed_effect, 0.81 + seed_effect + noise])})
+    best = pd.DataFrame({"optimizer": ["a", "b"], "lr": [0.1, 0.1]})
+    welch = report.pairwise(runs, best).iloc[0]
+    paired = report.pairwise(runs, best, paired=True).iloc[0]
+    assert welch.difference == pytest.approx(paired.difference) == pytest.approx(-0.01)
+    assert welch.p > 0.5 and paired.p < 0.01 and paired.seeds == 3
+    same = runs.assign(test_acc=np.tile(0.8 + seed_effect, 2))
+    assert report.pairwise(same, best, paired=True).p.iloc[0] == 1.0
+
+
+def test_single_run_disagreement_and_sweep_span():
+    import pandas as pd
+
+    runs = pd.DataFrame({"optimizer": ["a"] * 3 + ["b"] * 3, "lr": 0.1, "seed": [0, 1, 2] * 2,
+                         "test_acc": [0.80, 0.82, 0.84, 0.81, 0.83, 0.85]})
+    best = pd.DataFrame({"optimizer": ["a", "b"], "lr": [0.1, 0.1]})
+    # b's mean is higher; of the 9 pairings a > b in 3 (0.82>0.81, 0.84>0.81, 0.84>0.83)
+    assert report.single_run_disagreement(runs, best, "a", "b") == pytest.approx(3 / 9)
+    assert report.single_run_disagreement(runs, best, "b", "a") == pytest.approx(3 / 9)
+    records = [{"wall_time_s": 10.0, "provenance": {"date": "2026-01-01T00:00:30+00:00"}},
+               {"wall_time_s": 25.0, "provenance": {"date": "2026-01-01T00:01:00+00:00"}}]
+    assert report.sweep_span(records) == pytest.approx(40.0)  # 00:00:20 to 00:01:00
+
+
 def test_t_interval():
     mean, half = report.t_interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and half == pytest.approx(4.302652729911275 * 1.0 / np.sqrt(3))

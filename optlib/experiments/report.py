@@ -10,7 +10,10 @@
 - :func:`summary`: per optimizer at its best learning rate, the final test accuracy's mean,
   standard deviation and 95 % Student-t interval over seeds, and time per run and per epoch
   (each run's median epoch: a first-call warm-up or a busy machine's spike does not count).
-- :func:`pairwise`: Welch's t-test between every two optimizers, with Holm's adjustment.
+- :func:`pairwise`: a t-test between every two optimizers (Welch's, or paired by seed), with
+  Holm's adjustment; :func:`single_run_disagreement`: how often one run of each would rank
+  two optimizers against their means.
+- :func:`sweep_span`: the wall time a sweep took, from its runs' own clocks.
 - :func:`plot_curves`: mean curves over seeds with a band (standard deviation or 95 %
   interval); :func:`plot_lr_sweep`: the tuning curve, final validation metric against the
   learning rate.  Figures are returned (and saved as PNG when ``path`` is given).
@@ -25,8 +28,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["load_runs", "load_experiment", "runs_table", "curves_table", "best_lr", "summary", "t_interval",
-           "pairwise",
-           "timing_table", "plot_curves", "plot_lr_sweep"]
+           "pairwise", "single_run_disagreement", "sweep_span", "timing_table", "plot_curves", "plot_lr_sweep"]
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
 LABELS = {"train_loss": "training loss", "train_acc": "training accuracy", "val_loss": "validation loss",
@@ -157,29 +159,47 @@ def summary(runs, best, metric="test_acc", level=0.95):
     return pd.DataFrame(rows)
 
 
-def pairwise(runs, best, metric="test_acc"):
+def pairwise(runs, best, metric="test_acc", paired=False):
     """Every pair of optimizers at their best learning rates: the difference of the mean final
-    ``metric``, Welch's t-test p-value (unequal variances; the seeds are not treated as paired)
-    and Holm's adjustment of the p-values for the number of pairs."""
+    ``metric``, a t-test's p-value and Holm's adjustment of the p-values for the number of
+    pairs.
+
+    ``paired=False``: Welch's test (unequal variances, seeds not matched).  ``paired=True``:
+    the paired t-test on the per-seed differences, for sweeps in which a seed fixes the initial
+    weights and the batch order for every optimizer alike (this package's sweeps): what the
+    seed does to both runs cancels, and only what the optimizer does remains.  Only seeds
+    that both optimizers ran are compared; the table says how many (``seeds``)."""
     import itertools
     import warnings
 
     import pandas as pd
     from scipy import stats
 
-    values = {b.optimizer: runs[(runs.optimizer == b.optimizer) & (runs.lr == b.lr)][metric].to_numpy()
+    values = {b.optimizer: runs[(runs.optimizer == b.optimizer) & (runs.lr == b.lr)].set_index("seed")[metric]
               for _, b in best.iterrows()}
     rows = []
     for a, b in itertools.combinations(values, 2):
         va, vb = values[a], values[b]
-        if np.ptp(np.concatenate([va, vb])) == 0:
-            p = 1.0
+        if paired:
+            seeds = va.index.intersection(vb.index)
+            va, vb = va[seeds].to_numpy(), vb[seeds].to_numpy()
+            # no information only when every seed gives the same value to both; a constant
+            # nonzero difference is the strongest evidence there is (scipy: t infinite, p 0)
+            spread = np.abs(va - vb).max() if len(seeds) else 0.0
+            test = stats.ttest_rel
+        else:
+            va, vb = va.to_numpy(), vb.to_numpy()
+            spread = np.ptp(np.concatenate([va, vb]))
+            test = lambda x, y: stats.ttest_ind(x, y, equal_var=False)  # noqa: E731
+        if spread == 0:
+            p = 1.0  # nothing to test with
         else:
             with warnings.catch_warnings():  # near-constant samples: scipy warns, the p-value stands
                 warnings.simplefilter("ignore", RuntimeWarning)
-                p = float(stats.ttest_ind(va, vb, equal_var=False).pvalue)
-            p = 1.0 if math.isnan(p) else p  # both constant, different: no variance to test with
-        rows.append({"a": a, "b": b, "difference": float(va.mean() - vb.mean()), "p": p})
+                p = float(test(va, vb).pvalue)
+            p = 1.0 if math.isnan(p) else p
+        rows.append({"a": a, "b": b, "seeds": min(len(va), len(vb)),
+                     "difference": float(va.mean() - vb.mean()), "p": p})
     out = pd.DataFrame(rows)
     if out.empty:
         return out
@@ -190,6 +210,30 @@ def pairwise(runs, best, metric="test_acc"):
         adjusted[i] = running
     out["p_holm"] = adjusted
     return out
+
+
+def single_run_disagreement(runs, best, a, b, metric="test_acc"):
+    """The fraction of single-run comparisons of optimizers ``a`` and ``b`` (at their best
+    learning rates; every run of ``a`` against every run of ``b``) that rank the two the other
+    way round from their means: what reading one run of each, as the source documents do,
+    gets wrong.  Ties count as half."""
+    va = runs[(runs.optimizer == a) & (runs.lr == best.set_index("optimizer").lr[a])][metric].to_numpy()
+    vb = runs[(runs.optimizer == b) & (runs.lr == best.set_index("optimizer").lr[b])][metric].to_numpy()
+    sign = np.sign(va.mean() - vb.mean())
+    if sign == 0:
+        return math.nan
+    d = np.sign(va[:, None] - vb[None, :]) * sign
+    return float(((d < 0) + 0.5 * (d == 0)).mean())
+
+
+def sweep_span(records):
+    """Seconds from the start of a sweep's first run to the end of its last, from each run's
+    provenance date (written when the run ended) and its wall time."""
+    from datetime import datetime
+
+    ends = [datetime.fromisoformat(r["provenance"]["date"]).timestamp() for r in records]
+    starts = [e - r["wall_time_s"] for e, r in zip(ends, records)]
+    return max(ends) - min(starts)
 
 
 def timing_table(runs, reference="sgd"):
