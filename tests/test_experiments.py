@@ -195,6 +195,13 @@ def test_bf16_autocast_runs_and_is_deterministic():
     assert np.isfinite(a["train_loss"]).all() and a["train_loss"] != _train(0)["train_loss"]
 
 
+def test_compiled_model_trains_like_the_eager_one():
+    # torch.compile on the CPU (inductor's C++ kernels): the GPU path's option, checked here
+    eager, compiled = _train(0), _train(0, compile=True)
+    np.testing.assert_allclose(compiled["train_loss"], eager["train_loss"], rtol=1e-5)
+    assert compiled["val_acc"] == eager["val_acc"] and compiled["steps"] == eager["steps"]
+
+
 def test_optlib_adam_trains_exactly_like_torch_adam():
     a = _train(0, lambda p: sweep.make_optimizer("adam", p, 0.01))
     b = _train(0, lambda p: sweep.make_optimizer("torch_adam", p, 0.01))
