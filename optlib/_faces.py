@@ -1,4 +1,5 @@
-"""What every face shares: hyperparameter completion and slot start values."""
+"""What every face shares: hyperparameter completion, slot start values, the mapping onto the
+framework's built-in."""
 
 from __future__ import annotations
 
@@ -23,3 +24,17 @@ def resolve(rule, hypers):
     """The rule object and its validated hyperparameters (defaults filled in)."""
     rule = get(rule)
     return rule, rule.validate(hypers or {})
+
+
+def builtin_kwargs(face, hypers):
+    """Keywords for the built-in optimizer of the same name as the face class ``face`` that
+    computes ``hypers``'s math, or None when only optlib's variant can.  ``face.kwargs_for``
+    gives the class's own keywords; ``face.extras`` names the optlib-only ones and the value
+    at which the class computes what the built-in does; hyperparameters that change nothing
+    at ``hypers`` (the rule's ``inert``) take the built-in's value."""
+    kwargs = face.kwargs_for(hypers)
+    for name in face.rule.inert_hypers(hypers) & face.extras.keys():
+        kwargs[name] = face.extras[name]
+    if any(kwargs.pop(k) != v for k, v in face.extras.items()):
+        return None
+    return kwargs

@@ -348,6 +348,29 @@ def test_report_tables(tmp_path, tiny):
     assert len(pairs) == 1 and 0 <= pairs.p[0] <= pairs.p_holm[0] <= 1
 
 
+def test_report_plots_draw_what_the_tables_say(tmp_path, tiny):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = sweep.run("tiny", "smoke", results=tmp_path, progress=False, log=None)
+    records = report.load_runs(out["directory"])
+    runs, curves = report.runs_table(records), report.curves_table(records)
+    best = report.best_lr(runs)
+    fig = report.plot_lr_sweep(runs, path=tmp_path / "lr.png")
+    lines = fig.axes[0].get_lines()
+    assert (tmp_path / "lr.png").stat().st_size > 0 and len(fig.axes[0].get_legend().get_texts()) == 2
+    mean_sgdm = runs[runs.optimizer == "sgdm"].groupby("lr").val_acc.mean()
+    assert any(np.allclose(line.get_ydata(), mean_sgdm.to_numpy()) for line in lines)
+    fig = report.plot_final(runs, best)
+    s = report.summary(runs, best).sort_values("test_acc_mean")
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == list(s.optimizer)
+    fig = report.plot_curves(curves, best, metrics=("train_loss", "val_acc"))
+    assert len(fig.axes) == 2
+    plt.close("all")
+
+
 def test_paired_comparison_cancels_what_the_seed_does():
     import pandas as pd
 

@@ -16,7 +16,7 @@
 - :func:`sweep_span`: the wall time a sweep took, from its runs' own clocks.
 - :func:`plot_curves`: mean curves over seeds with a band (standard deviation or 95 %
   interval); :func:`plot_lr_sweep`: the tuning curve, final validation metric against the
-  learning rate.  Figures are returned (and saved as PNG when ``path`` is given).
+  learning rate; :func:`plot_final`: final test metric per optimizer, interval and seeds.  Figures are returned (and saved as PNG when ``path`` is given).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["load_runs", "load_experiment", "runs_table", "curves_table", "best_lr", "summary", "t_interval",
-           "pairwise", "single_run_disagreement", "sweep_span", "timing_table", "plot_curves", "plot_lr_sweep"]
+           "pairwise", "single_run_disagreement", "sweep_span", "timing_table", "plot_curves", "plot_lr_sweep",
+           "plot_final"]
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
 LABELS = {"train_loss": "training loss", "train_acc": "training accuracy", "val_loss": "validation loss",
@@ -321,24 +322,56 @@ def plot_curves(curves, best, metrics=("train_loss", "val_acc"), band="sd", path
     return fig
 
 
-def plot_lr_sweep(runs, metric="val_acc", path=None, title=None):
+def plot_lr_sweep(runs, metric="val_acc", path=None, title=None, ax=None, floor=None):
     """Final ``metric`` (mean and standard deviation over seeds) against the learning rate,
-    one line per optimizer; diverged learning rates are left out."""
+    one line per optimizer (dashed after the tenth colour); diverged learning rates are left
+    out.  ``ax``: draw there instead of a new figure; ``floor``: the lowest y shown."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.6, 3.8))
     for i, (opt, g) in enumerate(runs.groupby("optimizer", sort=False)):
         agg = g.groupby("lr").agg(m=(metric, "mean"), s=(metric, "std"), d=("diverged", "any"))
         agg = agg[~agg.d]
-        ax.errorbar(agg.index, agg.m, yerr=agg.s, color=f"C{i}", marker="o", ms=3, capsize=2, label=opt)
+        ax.errorbar(agg.index, agg.m, yerr=agg.s, color=f"C{i % 10}", ls="-" if i < 10 else "--", marker="o",
+                    ms=3, capsize=2, label=opt)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel(f"final {LABELS.get(metric, metric)}")
+    if floor is not None:
+        ax.set_ylim(max(floor, ax.get_ylim()[0]), None)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    ax.figure.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig
+        ax.figure.savefig(path, dpi=110)
+    return ax.figure
+
+
+def plot_final(runs, best, metric="test_acc", title=None, ax=None, path=None):
+    """Each optimizer's final ``metric`` at its best learning rate, sorted: the mean with its
+    95 % t-interval over seeds, and every seed's value as a cross."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.6, 3.8))
+    s = summary(runs, best, metric=metric).sort_values(f"{metric}_mean")
+    y = np.arange(len(s))
+    mean = s[f"{metric}_mean"].to_numpy()
+    ax.errorbar(mean, y, xerr=[mean - s.ci_low.to_numpy(), s.ci_high.to_numpy() - mean], fmt="o", capsize=3,
+                color="C0", label="mean, 95 % interval")
+    for yy, (opt, lr) in enumerate(zip(s.optimizer, s.lr)):
+        seeds = runs[(runs.optimizer == opt) & (runs.lr == lr)][metric].to_numpy()
+        ax.plot(seeds, np.full(len(seeds), yy), "x", color="C3", ms=4, label="seeds" if yy == 0 else None)
+    ax.set_yticks(y, s.optimizer)
+    ax.set_xlabel(f"final {LABELS.get(metric, metric)}")
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=7, loc="lower right")
+    if title:
+        ax.set_title(title)
+    ax.figure.tight_layout()
+    if path is not None:
+        ax.figure.savefig(path, dpi=110)
+    return ax.figure

@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from ..expr import evaluate
+from .._faces import builtin_kwargs as _builtin_kwargs
 
 __all__ = ["RuleOptimizer", "KerasOps"]
 
@@ -226,12 +227,7 @@ class RuleOptimizer(keras.optimizers.Optimizer):
     def builtin_kwargs(cls, hypers):
         """Keywords for the Keras built-in of the same name that computes ``hypers``'s math,
         or None when only optlib's variant can."""
-        kwargs = cls.kwargs_for(hypers)
-        for name in cls.rule.inert_hypers(hypers) & cls.extras.keys():
-            kwargs[name] = cls.extras[name]  # changes nothing here: take the built-in's value
-        if any(kwargs.pop(k) != v for k, v in cls.extras.items()):
-            return None
-        return kwargs
+        return _builtin_kwargs(cls, hypers)
 
     def get_config(self):
         config = super().get_config()

@@ -6,6 +6,7 @@ import torch
 from torch.optim.optimizer import _get_scalar_dtype
 
 from ._plan import Node, Plan, evaluate_scalars, scalar_nodes
+from .._faces import builtin_kwargs as _builtin_kwargs
 
 __all__ = ["RuleOptimizer"]
 
@@ -81,12 +82,7 @@ class RuleOptimizer(torch.optim.Optimizer):
     def builtin_kwargs(cls, hypers):
         """Keywords for the torch.optim class of the same name that computes ``hypers``'s
         math, or None when only optlib's variant can."""
-        kwargs = cls.kwargs_for(hypers)
-        for name in cls.rule.inert_hypers(hypers) & cls.extras.keys():
-            kwargs[name] = cls.extras[name]  # changes nothing here: take the built-in's value
-        if any(kwargs.pop(k) != v for k, v in cls.extras.items()):
-            return None
-        return kwargs
+        return _builtin_kwargs(cls, hypers)
 
     def _group_program(self, group):
         """The validated hyperparameters of ``group`` and their compiled step.  Both are kept
