@@ -288,6 +288,21 @@ def curves_min(curves, optimizer, lr, metric):
     return g.pivot(index="seed", columns="epoch", values="value").min(axis=0).to_numpy()
 
 
+def _style(i):
+    """Colour and line style of the ``i``-th optimizer: the ten default colours, then dashed."""
+    return f"C{i % 10}", "-" if i < 10 else "--"
+
+
+def _finish(fig, title=None, path=None, ax=None):
+    """Title (on ``ax``, else the figure), tight layout, optional PNG; returns ``fig``."""
+    if title:
+        (ax.set_title if ax is not None else fig.suptitle)(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
 def plot_curves(curves, best, metrics=("train_loss", "val_acc"), band="sd", path=None, logy=("train_loss",),
                 title=None, linestyles=None):
     """One panel per metric: each optimizer's mean curve at its best learning rate, with a
@@ -304,9 +319,9 @@ def plot_curves(curves, best, metrics=("train_loss", "val_acc"), band="sd", path
             lr = float(best.set_index("optimizer").lr[opt])
             if metric in logy:  # a band below the lowest seed would only be an artefact of the log axis
                 lo = np.maximum(lo, curves_min(curves, opt, lr, metric))
-            ax.plot(x, mean, color=f"C{i}", label=f"{opt} (lr={lr:g})", lw=1.4,
-                    ls=(linestyles or {}).get(opt, "-"))
-            ax.fill_between(x, lo, hi, color=f"C{i}", alpha=0.2, lw=0)
+            color, ls = _style(i)
+            ax.plot(x, mean, color=color, label=f"{opt} (lr={lr:g})", lw=1.4, ls=(linestyles or {}).get(opt, ls))
+            ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(LABELS.get(metric, metric))
@@ -314,12 +329,7 @@ def plot_curves(curves, best, metrics=("train_loss", "val_acc"), band="sd", path
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig
+    return _finish(fig, title, path)
 
 
 def plot_lr_sweep(runs, metric="val_acc", path=None, title=None, ax=None, floor=None):
@@ -333,8 +343,8 @@ def plot_lr_sweep(runs, metric="val_acc", path=None, title=None, ax=None, floor=
     for i, (opt, g) in enumerate(runs.groupby("optimizer", sort=False)):
         agg = g.groupby("lr").agg(m=(metric, "mean"), s=(metric, "std"), d=("diverged", "any"))
         agg = agg[~agg.d]
-        ax.errorbar(agg.index, agg.m, yerr=agg.s, color=f"C{i % 10}", ls="-" if i < 10 else "--", marker="o",
-                    ms=3, capsize=2, label=opt)
+        color, ls = _style(i)
+        ax.errorbar(agg.index, agg.m, yerr=agg.s, color=color, ls=ls, marker="o", ms=3, capsize=2, label=opt)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel(f"final {LABELS.get(metric, metric)}")
@@ -342,12 +352,7 @@ def plot_lr_sweep(runs, metric="val_acc", path=None, title=None, ax=None, floor=
         ax.set_ylim(max(floor, ax.get_ylim()[0]), None)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    if title:
-        ax.set_title(title)
-    ax.figure.tight_layout()
-    if path is not None:
-        ax.figure.savefig(path, dpi=110)
-    return ax.figure
+    return _finish(ax.figure, title, path, ax)
 
 
 def plot_final(runs, best, metric="test_acc", title=None, ax=None, path=None):
@@ -369,9 +374,4 @@ def plot_final(runs, best, metric="test_acc", title=None, ax=None, path=None):
     ax.set_xlabel(f"final {LABELS.get(metric, metric)}")
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=7, loc="lower right")
-    if title:
-        ax.set_title(title)
-    ax.figure.tight_layout()
-    if path is not None:
-        ax.figure.savefig(path, dpi=110)
-    return ax.figure
+    return _finish(ax.figure, title, path, ax)
