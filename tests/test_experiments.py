@@ -388,6 +388,22 @@ def test_paired_comparison_cancels_what_the_seed_does():
     assert report.pairwise(same, best, paired=True).p.iloc[0] == 1.0
 
 
+def test_holm_and_comparisons_against_a_reference():
+    import pandas as pd
+
+    np.testing.assert_allclose(report.holm([0.01, 0.04, 0.03, 0.5]), [0.04, 0.09, 0.09, 0.5])
+    seed_effect = np.array([0.0, 0.05, 0.10])
+    runs = pd.DataFrame({"optimizer": ["ref"] * 3 + ["up"] * 3 + ["same"] * 3, "lr": 0.1, "seed": [0, 1, 2] * 3,
+                         "test_acc": np.concatenate([0.8 + seed_effect, 0.82 + seed_effect + [0.001, -0.001, 0.0],
+                                                     0.8 + seed_effect + [0.002, -0.002, 0.0]])})
+    best = pd.DataFrame({"optimizer": ["ref", "up", "same"], "lr": [0.1] * 3})
+    out = report.against(runs, best, "ref").set_index("optimizer")
+    assert list(out.index) == ["up", "same"] and (out.seeds == 3).all()
+    assert out.difference["up"] == pytest.approx(0.02) and out.ci_low["up"] > 0.015
+    assert out.ci_low["same"] < 0 < out.ci_high["same"] and out.p_holm["same"] > 0.5
+    assert out.p_holm["up"] == pytest.approx(min(1.0, 2 * out.p["up"]))
+
+
 def test_single_run_disagreement_and_sweep_span():
     import pandas as pd
 

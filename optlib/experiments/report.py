@@ -11,7 +11,8 @@
   standard deviation and 95 % Student-t interval over seeds, and time per run and per epoch
   (each run's median epoch: a first-call warm-up or a busy machine's spike does not count).
 - :func:`pairwise`: a t-test between every two optimizers (Welch's, or paired by seed), with
-  Holm's adjustment; :func:`single_run_disagreement`: how often one run of each would rank
+  Holm's adjustment (:func:`holm`); :func:`against`: each optimizer against one, paired,
+  with intervals; :func:`single_run_disagreement`: how often one run of each would rank
   two optimizers against their means.
 - :func:`sweep_span`: the wall time a sweep took, from its runs' own clocks.
 - :func:`plot_curves`: mean curves over seeds with a band (standard deviation or 95 %
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["load_runs", "load_experiment", "runs_table", "curves_table", "best_lr", "summary", "t_interval",
-           "pairwise", "single_run_disagreement", "sweep_span", "timing_table", "plot_curves", "plot_lr_sweep",
+           "pairwise", "holm", "against", "single_run_disagreement", "sweep_span", "timing_table", "plot_curves", "plot_lr_sweep",
            "plot_final"]
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
@@ -202,14 +203,46 @@ def pairwise(runs, best, metric="test_acc", paired=False):
         rows.append({"a": a, "b": b, "seeds": min(len(va), len(vb)),
                      "difference": float(va.mean() - vb.mean()), "p": p})
     out = pd.DataFrame(rows)
-    if out.empty:
-        return out
-    order = np.argsort(out.p.to_numpy())
-    m, running, adjusted = len(out), 0.0, np.empty(len(out))
-    for rank, i in enumerate(order):  # Holm's step-down adjustment
-        running = max(running, min(1.0, (m - rank) * out.p.iloc[i]))
+    if not out.empty:
+        out["p_holm"] = holm(out.p)
+    return out
+
+
+def holm(pvalues):
+    """Holm's step-down adjustment of ``pvalues`` for testing them together: the chance of
+    calling any true null hypothesis false stays below the level, whatever their dependence."""
+    p = np.asarray(pvalues, dtype=float)
+    adjusted, running = np.empty(len(p)), 0.0
+    for rank, i in enumerate(np.argsort(p)):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
         adjusted[i] = running
-    out["p_holm"] = adjusted
+    return adjusted
+
+
+def against(runs, best, reference, metric="test_acc", level=0.95):
+    """Each optimizer against ``reference``, seed by seed, at their best learning rates: the
+    mean paired difference (optimizer minus reference) of the final ``metric``, its ``level``
+    t-interval, the paired t-test's p-value and Holm's adjustment over these comparisons."""
+    import pandas as pd
+
+    pairs = pairwise(runs, best, metric, paired=True)
+    lrs = best.set_index("optimizer").lr
+
+    def seeds_of(name):
+        return runs[(runs.optimizer == name) & (runs.lr == lrs[name])].set_index("seed")[metric]
+
+    ref, rows = seeds_of(reference), []
+    for name in best.optimizer:
+        if name == reference:
+            continue
+        values = seeds_of(name)
+        common = values.index.intersection(ref.index)
+        mean, half = t_interval((values[common] - ref[common]).to_numpy(), level)
+        row = pairs[((pairs.a == name) & (pairs.b == reference)) | ((pairs.a == reference) & (pairs.b == name))]
+        rows.append({"optimizer": name, "seeds": len(common), "difference": mean, "ci_low": mean - half,
+                     "ci_high": mean + half, "p": float(row.p.iloc[0])})
+    out = pd.DataFrame(rows)
+    out["p_holm"] = holm(out.p)
     return out
 
 
