@@ -541,7 +541,7 @@ def run(experiment, budget="smoke", *, results=None, device="cpu", compile=False
 
     ``results``: the results root (default :func:`default_results_root`).  ``workers``: how
     many runs train at once, each in its own process (on a 2-core CPU, two one-thread
-    processes trained the small CNN about 1.1x as fast as one two-thread process once running,
+    processes trained the small CNN 1.1-1.3x as fast as one two-thread process once running,
     but each pays its own start-up: worth it for long sweeps); ``threads``: torch threads per
     process (default: the machine's cores shared out among the workers).  ``progress``: show a tqdm bar on stderr (``None``: only
     when stderr is a terminal).  ``log``: a function that receives one-line messages (skipped
