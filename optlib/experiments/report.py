@@ -172,40 +172,51 @@ def pairwise(runs, best, metric="test_acc", paired=False):
     seed does to both runs cancels, and only what the optimizer does remains.  Only seeds
     that both optimizers ran are compared; the table says how many (``seeds``)."""
     import itertools
-    import warnings
 
     import pandas as pd
-    from scipy import stats
 
-    values = {b.optimizer: runs[(runs.optimizer == b.optimizer) & (runs.lr == b.lr)].set_index("seed")[metric]
-              for _, b in best.iterrows()}
+    values = _at_best(runs, best, metric)
     rows = []
     for a, b in itertools.combinations(values, 2):
-        va, vb = values[a], values[b]
-        if paired:
-            seeds = va.index.intersection(vb.index)
-            va, vb = va[seeds].to_numpy(), vb[seeds].to_numpy()
-            # no information only when every seed gives the same value to both; a constant
-            # nonzero difference is the strongest evidence there is (scipy: t infinite, p 0)
-            spread = np.abs(va - vb).max() if len(seeds) else 0.0
-            test = stats.ttest_rel
-        else:
-            va, vb = va.to_numpy(), vb.to_numpy()
-            spread = np.ptp(np.concatenate([va, vb]))
-            test = lambda x, y: stats.ttest_ind(x, y, equal_var=False)  # noqa: E731
-        if spread == 0:
-            p = 1.0  # nothing to test with
-        else:
-            with warnings.catch_warnings():  # near-constant samples: scipy warns, the p-value stands
-                warnings.simplefilter("ignore", RuntimeWarning)
-                p = float(test(va, vb).pvalue)
-            p = 1.0 if math.isnan(p) else p
+        va, vb, p = _t_test(values[a], values[b], paired)
         rows.append({"a": a, "b": b, "seeds": min(len(va), len(vb)),
                      "difference": float(va.mean() - vb.mean()), "p": p})
     out = pd.DataFrame(rows)
     if not out.empty:
         out["p_holm"] = holm(out.p)
     return out
+
+
+def _at_best(runs, best, metric):
+    """``{optimizer: final metric by seed}`` at each optimizer's best learning rate."""
+    return {b.optimizer: runs[(runs.optimizer == b.optimizer) & (runs.lr == b.lr)].set_index("seed")[metric]
+            for _, b in best.iterrows()}
+
+
+def _t_test(va, vb, paired):
+    """The two samples (Series indexed by seed) as arrays, matched by seed when ``paired``, and
+    the p-value of the paired t-test or of Welch's test."""
+    import warnings
+
+    from scipy import stats
+
+    if paired:
+        seeds = va.index.intersection(vb.index)
+        va, vb = va[seeds].to_numpy(), vb[seeds].to_numpy()
+        # no information only when every seed gives the same value to both; a constant
+        # nonzero difference is the strongest evidence there is (scipy: t infinite, p 0)
+        spread = np.abs(va - vb).max() if len(seeds) else 0.0
+        test = stats.ttest_rel
+    else:
+        va, vb = va.to_numpy(), vb.to_numpy()
+        spread = np.ptp(np.concatenate([va, vb]))
+        test = lambda x, y: stats.ttest_ind(x, y, equal_var=False)  # noqa: E731
+    if spread == 0:
+        return va, vb, 1.0  # nothing to test with
+    with warnings.catch_warnings():  # near-constant samples: scipy warns, the p-value stands
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(test(va, vb).pvalue)
+    return va, vb, 1.0 if math.isnan(p) else p
 
 
 def holm(pvalues):
@@ -225,22 +236,15 @@ def against(runs, best, reference, metric="test_acc", level=0.95):
     t-interval, the paired t-test's p-value and Holm's adjustment over these comparisons."""
     import pandas as pd
 
-    pairs = pairwise(runs, best, metric, paired=True)
-    lrs = best.set_index("optimizer").lr
-
-    def seeds_of(name):
-        return runs[(runs.optimizer == name) & (runs.lr == lrs[name])].set_index("seed")[metric]
-
-    ref, rows = seeds_of(reference), []
+    values = _at_best(runs, best, metric)
+    rows = []
     for name in best.optimizer:
         if name == reference:
             continue
-        values = seeds_of(name)
-        common = values.index.intersection(ref.index)
-        mean, half = t_interval((values[common] - ref[common]).to_numpy(), level)
-        row = pairs[((pairs.a == name) & (pairs.b == reference)) | ((pairs.a == reference) & (pairs.b == name))]
-        rows.append({"optimizer": name, "seeds": len(common), "difference": mean, "ci_low": mean - half,
-                     "ci_high": mean + half, "p": float(row.p.iloc[0])})
+        va, vr, p = _t_test(values[name], values[reference], paired=True)
+        mean, half = t_interval(va - vr, level)
+        rows.append({"optimizer": name, "seeds": len(va), "difference": mean, "ci_low": mean - half,
+                     "ci_high": mean + half, "p": p})
     out = pd.DataFrame(rows)
     out["p_holm"] = holm(out.p)
     return out
@@ -251,8 +255,8 @@ def single_run_disagreement(runs, best, a, b, metric="test_acc"):
     learning rates; every run of ``a`` against every run of ``b``) that rank the two the other
     way round from their means: what reading one run of each, as the source documents do,
     gets wrong.  Ties count as half."""
-    va = runs[(runs.optimizer == a) & (runs.lr == best.set_index("optimizer").lr[a])][metric].to_numpy()
-    vb = runs[(runs.optimizer == b) & (runs.lr == best.set_index("optimizer").lr[b])][metric].to_numpy()
+    values = _at_best(runs, best, metric)
+    va, vb = values[a].to_numpy(), values[b].to_numpy()
     sign = np.sign(va.mean() - vb.mean())
     if sign == 0:
         return math.nan
