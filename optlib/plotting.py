@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-__all__ = ["style", "figure", "contour", "paths", "convergence", "rate_lines", "bound"]
+__all__ = ["style", "line_style", "figure", "glue_figure", "contour", "paths", "convergence", "rate_lines",
+           "bound", "BOOK_STYLE"]
 
 # One colour per method name, stable across chapters (Matplotlib's tab10, in a fixed order).
 _COLOURS = {
@@ -27,13 +28,49 @@ def style(label, index=0):
     return _COLOURS.get(key, f"C{index % 10}")
 
 
+# Sizes for a figure shown at the width of the book's text column (about 7.5 inches at
+# 100 dpi): a 9.6-inch figure is scaled by about 0.8, and 11 pt text stays readable.
+BOOK_STYLE = {
+    "figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.titlesize": 11,
+    "axes.labelsize": 11, "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.fontsize": 9.5,
+    "legend.title_fontsize": 9.5, "lines.linewidth": 1.5,
+}
+MAX_WIDTH = 9.6  # inches: wider figures are shrunk so far that their text is too small
+
+_LINE_STYLES = ("-", "--", "-.", ":")
+
+
+def line_style(index):
+    """A line style for the ``index``-th series: solid for the first ten (one colour each),
+    then dashed, dash-dotted and dotted, so that series 11 and on differ from 1 to 10 even
+    where their colours repeat."""
+    return _LINE_STYLES[(index // 10) % len(_LINE_STYLES)]
+
+
 def figure(ncols=1, nrows=1, width=4.2, height=3.6, **kwargs):
-    """``(fig, axes)`` with panels of ``width x height`` inches; ``axes`` is always a flat array."""
+    """``(fig, axes)`` with panels of ``width x height`` inches; ``axes`` is always a flat array.
+
+    Applies :data:`BOOK_STYLE` (globally, as the book's figures share it) and rejects a figure
+    wider than :data:`MAX_WIDTH`, whose text would be unreadable at the page's width."""
     import matplotlib.pyplot as plt
 
+    if width * ncols > MAX_WIDTH + 1e-9:
+        raise ValueError(f"figure width {width * ncols:g} in is over {MAX_WIDTH} in: use fewer "
+                         "columns or narrower panels")
+    plt.rcParams.update(BOOK_STYLE)
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
                              layout="constrained", **kwargs)
     return fig, axes.ravel()
+
+
+def glue_figure(name, fig):
+    """Glue ``fig`` under ``name`` for a ``{glue:figure}`` directive (a numbered figure with a
+    caption) and close it, so that the cell shows it only where the prose places it."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)
 
 
 def _grid_values(f, xlim, ylim, n):

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import plotting
+
 __all__ = ["load_runs", "load_experiment", "runs_table", "curves_table", "best_lr", "summary", "t_interval",
            "pairwise", "holm", "against", "single_run_disagreement", "sweep_span", "timing_table", "plot_curves", "plot_lr_sweep",
            "plot_final"]
@@ -327,7 +329,7 @@ def curves_min(curves, optimizer, lr, metric):
 
 def _style(i):
     """Colour and line style of the ``i``-th optimizer: the ten default colours, then dashed."""
-    return f"C{i % 10}", "-" if i < 10 else "--"
+    return f"C{i % 10}", plotting.line_style(i)
 
 
 def _finish(fig, title=None, path=None, ax=None):
