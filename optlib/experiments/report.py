@@ -333,33 +333,63 @@ def _style(i):
 
 
 def _finish(fig, title=None, path=None, ax=None):
-    """Title (on ``ax``, else the figure), tight layout, optional PNG; returns ``fig``."""
+    """Title (on ``ax``, else the figure), layout, optional PNG; returns ``fig``.  A figure
+    from :func:`optlib.plotting.figure` lays itself out (constrained layout)."""
     if title:
         (ax.set_title if ax is not None else fig.suptitle)(title)
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
 
 
-def plot_curves(curves, best, metrics=("train_loss", "val_acc"), band="sd", path=None, logy=("train_loss",),
-                title=None, linestyles=None):
+def shared_legend(fig, ax, ncol=4):
+    """One legend for a figure whose panels draw the same series, below the panels (in the
+    book's legend size), so that it covers no data."""
+    handles, labels = ax.get_legend_handles_labels()
+    return fig.legend(handles, labels, loc="outside lower center", ncol=min(ncol, len(labels)),
+                      frameon=False)
+
+
+def _legend(fig, ax, n):
+    """The first panel's legend for a few series; past five, a shared one below the panels."""
+    if n > 5:
+        shared_legend(fig, ax)
+    else:
+        ax.legend()
+
+
+def _axis(ax, width=4.8, height=3.6):
+    """``ax``, or the one panel of a new figure in the book's style."""
+    if ax is not None:
+        return ax
+    return plotting.figure(width=width, height=height)[1][0]
+
+
+def plot_curves(curves, best, metrics=("train_loss", "val_acc"), band="sd", path=None,
+                logy=("train_loss",), title=None, linestyles=None):
     """One panel per metric: each optimizer's mean curve at its best learning rate, with a
     band of one standard deviation (``band="sd"``), the 95 % t-interval of the mean (``"ci"``)
     or the range over seeds (``"range"``).  On a log axis (``logy``) the band's lower edge is
-    cut at the lowest seed's value.  ``linestyles``: optimizer -> Matplotlib line style (to
-    show curves that coincide)."""
-    import matplotlib.pyplot as plt
+    cut at the lowest seed's value; an accuracy's band is cut at 0 and 1.  ``linestyles``:
+    optimizer -> Matplotlib line style (to show curves that coincide).  The panels share the
+    book's width (:data:`optlib.plotting.MAX_WIDTH`)."""
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
-        for i, (opt, (x, mean, lo, hi)) in enumerate(curve_bands(curves, best, metric, band).items()):
+    width = min(4.8, plotting.MAX_WIDTH / len(metrics))
+    fig, axes = plotting.figure(ncols=len(metrics), width=width, height=3.4)
+    for ax, metric in zip(axes, metrics):
+        bands = curve_bands(curves, best, metric, band)
+        for i, (opt, (x, mean, lo, hi)) in enumerate(bands.items()):
             lr = float(best.set_index("optimizer").lr[opt])
-            if metric in logy:  # a band below the lowest seed would only be an artefact of the log axis
+            if metric in logy:  # a band below the lowest seed: an artefact of the log axis
                 lo = np.maximum(lo, curves_min(curves, opt, lr, metric))
+            if metric.endswith("acc"):
+                lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
             color, ls = _style(i)
-            ax.plot(x, mean, color=color, label=f"{opt} (lr={lr:g})", lw=1.4, ls=(linestyles or {}).get(opt, ls))
+            ax.plot(x, mean, color=color, label=f"{opt} (lr={lr:g})",
+                    ls=(linestyles or {}).get(opt, ls))
             ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -367,50 +397,162 @@ def plot_curves(curves, best, metrics=("train_loss", "val_acc"), band="sd", path
         if metric in logy:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    _legend(fig, axes[0], len(bands))
     return _finish(fig, title, path)
 
 
-def plot_lr_sweep(runs, metric="val_acc", path=None, title=None, ax=None, floor=None):
+def plot_lr_sweep(runs, metric="val_acc", path=None, title=None, ax=None, floor=None,
+                  legend=True):
     """Final ``metric`` (mean and standard deviation over seeds) against the learning rate,
     one line per optimizer (dashed after the tenth colour); diverged learning rates are left
-    out.  ``ax``: draw there instead of a new figure; ``floor``: the lowest y shown."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.6, 3.8))
-    for i, (opt, g) in enumerate(runs.groupby("optimizer", sort=False)):
+    out.  ``ax``: draw there instead of a new figure; ``floor``: the lowest y shown;
+    ``legend=False``: none (for a :func:`shared_legend` of several panels)."""
+    ax = _axis(ax)
+    groups = list(runs.groupby("optimizer", sort=False))
+    for i, (opt, g) in enumerate(groups):
         agg = g.groupby("lr").agg(m=(metric, "mean"), s=(metric, "std"), d=("diverged", "any"))
         agg = agg[~agg.d]
         color, ls = _style(i)
-        ax.errorbar(agg.index, agg.m, yerr=agg.s, color=color, ls=ls, marker="o", ms=3, capsize=2, label=opt)
+        ax.errorbar(agg.index, agg.m, yerr=agg.s, color=color, ls=ls, marker="o", ms=3,
+                    capsize=2, label=opt)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel(f"final {LABELS.get(metric, metric)}")
     if floor is not None:
         ax.set_ylim(max(floor, ax.get_ylim()[0]), None)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    if legend:
+        _legend(ax.figure, ax, len(groups))
     return _finish(ax.figure, title, path, ax)
 
 
-def plot_final(runs, best, metric="test_acc", title=None, ax=None, path=None):
+def plot_final(runs, best, metric="test_acc", title=None, ax=None, path=None, legend=True):
     """Each optimizer's final ``metric`` at its best learning rate, sorted: the mean with its
-    95 % t-interval over seeds, and every seed's value as a cross."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.6, 3.8))
+    95 % t-interval over seeds (an accuracy's cut at 0 and 1), and every seed's value as a
+    cross."""
+    ax = _axis(ax)
     s = summary(runs, best, metric=metric).sort_values(f"{metric}_mean")
     y = np.arange(len(s))
     mean = s[f"{metric}_mean"].to_numpy()
-    ax.errorbar(mean, y, xerr=[mean - s.ci_low.to_numpy(), s.ci_high.to_numpy() - mean], fmt="o", capsize=3,
-                color="C0", label="mean, 95 % interval")
+    low, high = s.ci_low.to_numpy(), s.ci_high.to_numpy()
+    if metric.endswith("acc"):
+        low, high = np.clip(low, 0, 1), np.clip(high, 0, 1)
+    ax.errorbar(mean, y, xerr=[mean - low, high - mean], fmt="o", capsize=3, color="C0",
+                label="mean, 95 % interval")
     for yy, (opt, lr) in enumerate(zip(s.optimizer, s.lr)):
         seeds = runs[(runs.optimizer == opt) & (runs.lr == lr)][metric].to_numpy()
-        ax.plot(seeds, np.full(len(seeds), yy), "x", color="C3", ms=4, label="seeds" if yy == 0 else None)
+        ax.plot(seeds, np.full(len(seeds), yy), "x", color="C3", ms=4,
+                label="seeds" if yy == 0 else None)
     ax.set_yticks(y, s.optimizer)
     ax.set_xlabel(f"final {LABELS.get(metric, metric)}")
     ax.grid(alpha=0.3, axis="x")
-    ax.legend(fontsize=7, loc="lower right")
+    if legend:
+        ax.legend(loc="best")
     return _finish(ax.figure, title, path, ax)
+
+
+# ---------------------------------------------------------------------------------------
+# Small-sample statistics: what a handful of seeds and a small test set can and cannot show.
+
+def binomial_se(accuracy, n):
+    """The standard error of an accuracy measured on ``n`` independent test examples,
+    sqrt(p (1 - p) / n): how far the test set alone moves it, whatever the seeds do."""
+    p = np.asarray(accuracy, dtype=float)
+    return np.sqrt(p * (1 - p) / n)
+
+
+def wilson_interval(accuracy, n, level=0.95):
+    """``(low, high)`` of Wilson's score interval for a proportion ``accuracy`` of ``n``
+    examples: inside [0, 1], and not of zero width at 0 % or 100 % as the normal (Wald)
+    interval is (30 of 30 correct still allows a true accuracy near 89 %)."""
+    from scipy import stats
+
+    z = stats.norm.ppf((1 + level) / 2)
+
+    def lower(p):
+        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+        return np.clip(centre - half, 0, 1)
+
+    p = np.asarray(accuracy, dtype=float)
+    return lower(p), 1 - lower(1 - p)  # the upper end mirrors the lower: exactly 1 at p = 1
+
+
+def sd_interval(sd, df, level=0.95):
+    """``(low, high)``: the chi-square confidence interval of a standard deviation estimated
+    with ``df`` degrees of freedom.  With 2 (three seeds) it spans a factor of about 12: a
+    t-test's variance estimate from three seeds is itself very uncertain."""
+    from scipy import stats
+
+    tail = (1 - level) / 2
+    return (sd * math.sqrt(df / stats.chi2.ppf(1 - tail, df)),
+            sd * math.sqrt(df / stats.chi2.ppf(tail, df)))
+
+
+def sign_flip_test(differences):
+    """The exact two-sided sign-flip (paired permutation) test that paired differences are
+    centred on zero: the fraction of the 2**n ways of flipping their signs whose sum is at
+    least as far from zero as the observed one.  It assumes only that each difference is as
+    likely negative as positive under the null, so it stays valid where a t-test is not (all
+    differences equal, zero variance); its price is a floor: ``(p, p_min)``, where ``p_min``
+    = 2 / 2**k over the k nonzero differences is the smallest p it can give (0.25 with three
+    seeds), and all-zero differences give p = 1."""
+    import itertools
+
+    d = np.asarray(differences, dtype=float)
+    d = d[d != 0]
+    if d.size == 0:
+        return 1.0, 1.0
+    if d.size > 20:
+        raise ValueError(f"{d.size} differences: 2**{d.size} sign patterns is too many to enumerate")
+    signs = np.array(list(itertools.product((1.0, -1.0), repeat=d.size)))
+    sums = np.abs(signs @ d)
+    observed = abs(d.sum())
+    tol = 1e-9 * np.abs(d).sum()  # sign patterns that tie the observed sum up to round-off
+    return float(np.mean(sums >= observed - tol)), 2.0 / 2**d.size
+
+
+def paired_exact(runs, best, metric="test_acc"):
+    """Every pair of optimizers at their best learning rates, seed by seed: the mean
+    difference of the final ``metric``, how many seeds differ at all, the exact sign-flip
+    test's p (:func:`sign_flip_test`), the smallest p it could have given, and Holm's
+    adjustment over the pairs.  For metrics with ties (an accuracy on a small test set) where
+    a t-test has zero variance and no p-value."""
+    import itertools
+
+    import pandas as pd
+
+    values = _at_best(runs, best, metric)
+    rows = []
+    for a, b in itertools.combinations(values, 2):
+        seeds = values[a].index.intersection(values[b].index)
+        d = values[a][seeds].to_numpy() - values[b][seeds].to_numpy()
+        p, p_min = sign_flip_test(d)
+        rows.append({"a": a, "b": b, "seeds": len(seeds), "difference": float(d.mean()),
+                     "seeds that differ": int((d != 0).sum()), "p": p, "p_min": p_min})
+    out = pd.DataFrame(rows)
+    if not out.empty:
+        out["p_holm"] = holm(out.p)
+    return out
+
+
+def accuracy_summary(runs, best, n_test, metric="test_acc", level=0.95):
+    """Per optimizer at its best learning rate, for an accuracy on ``n_test`` test examples:
+    the mean over seeds and its ``level`` t-interval cut to [0, 1] (``seeds agree``: every
+    seed scored the same, so the interval has zero width: the seeds show no spread, not a
+    certainty), and Wilson's interval for ``n_test`` examples at the mean, which is what the
+    fixed test set alone leaves uncertain."""
+    import pandas as pd
+
+    rows = []
+    for _, b in best.iterrows():
+        v = runs[(runs.optimizer == b.optimizer) & (runs.lr == b.lr)][metric].to_numpy()
+        mean, half = t_interval(v, level)
+        low, high = wilson_interval(mean, n_test, level)
+        rows.append({"optimizer": b.optimizer, "lr": b.lr, "seeds": len(v), "mean": mean,
+                     "sd": float(v.std(ddof=1)) if len(v) > 1 else math.nan,
+                     "seeds agree": bool(np.ptp(v) == 0),
+                     "ci_low": max(mean - half, 0.0), "ci_high": min(mean + half, 1.0),
+                     "wilson_low": float(low), "wilson_high": float(high),
+                     "test_se": float(binomial_se(mean, n_test))})
+    return pd.DataFrame(rows)
