@@ -19,9 +19,11 @@ import numpy as np
 from . import problems, reference
 from .rules import get
 
-__all__ = ["crosscheck", "trajectories", "IMPLEMENTATIONS"]
+__all__ = ["crosscheck", "trajectories", "agreement", "IMPLEMENTATIONS", "BITWISE_PAIRS"]
 
 IMPLEMENTATIONS = ("reference", "optlib.torch", "torch.optim", "optlib.keras", "keras")
+# An optlib face runs its framework's own operations in the built-in's order: bitwise equal.
+BITWISE_PAIRS = (("optlib.torch", "torch.optim"), ("optlib.keras", "keras"))
 
 
 class _Torch:
@@ -230,3 +232,22 @@ def crosscheck(rule, hypers=None, problem=None, steps=200, dtype="float64", seed
     table.attrs["skipped"] = skipped
     table.attrs["setting"] = dict(rule=get(rule).name, steps=steps, dtype=dtype, problem=problem.name)
     return table
+
+
+def agreement(table, tolerance, bitwise=BITWISE_PAIRS):
+    """Each row of a :func:`crosscheck` table as a book prints it, the same on every CPU:
+    ``"bitwise"`` for a pair in ``bitwise`` whose difference is exactly 0, ``"≤ tol"`` for any
+    other pair within the relative ``tolerance`` (its exact value is round-off, which differs
+    between CPUs and BLAS kernels), ``"FAIL"`` otherwise.  Chapters assert the exact values."""
+    import math
+
+    power = math.log10(tolerance)
+    within = f"≤ 1e{round(power)}" if power == round(power) else f"≤ {tolerance:g}"
+    pairs = set(bitwise)
+
+    def one(row):
+        if (row.a, row.b) in pairs or (row.b, row.a) in pairs:
+            return "bitwise" if row.max_abs == 0 else "FAIL"
+        return within if row.max_rel <= tolerance else "FAIL"
+
+    return table.apply(one, axis=1).rename("agreement")
