@@ -1,7 +1,8 @@
 # Deep-Learning Optimizers, Derived and Verified: build, test and maintenance commands.
 #
 #   make book      set up .venv if needed, build the HTML book (warnings are errors)
-#   make test      set up .venv if needed, run the unit tests, then nbval over every chapter
+#   make test      set up .venv if needed: unit tests, nbval twice, the browser test
+#   make pdf       the whole book as one PDF, printed by headless Chromium
 #   make execute   re-execute every chapter notebook in place (for authors)
 #   make results   regenerate the experiment chapters' committed results (hours on a CPU)
 #   make lock      regenerate requirements.txt from requirements.in in a throwaway venv
@@ -38,10 +39,11 @@ export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: help venv data book test unit nbval execute results lock clean
+.PHONY: mathjax browser-deps nbval-dispatch browser pdf
 .NOTPARALLEL:
 
 help:
-	@sed -n '3,9p' Makefile | sed 's/^# *//'
+	@sed -n '3,10p' Makefile | sed 's/^# *//'
 
 # ---------------------------------------------------------------------------------------
 # Environment. The stamp is newer than requirements.txt and pyproject.toml once the venv
@@ -73,24 +75,89 @@ data:
 	fi
 
 # ---------------------------------------------------------------------------------------
-book: $(STAMP)
+# MathJax 3, served from the built book so that math renders offline: npm's package
+# mathjax (its es5/ folder, 24 MB: the tex-mml-chtml component, the TeX extensions it
+# loads on demand and the CHTML woff-v2 fonts), checked against its registry checksum and
+# unpacked once into _build/vendor/mathjax, which _config.yml puts into _static/.
+MATHJAX_VERSION := 3.2.2
+MATHJAX_SHA512  := 06df9249553c7811b6ef30a155ec0e89c62ced7b1db78d2a9b8f94a47c97ee4d3f3bd36588f73ec7bee4d7f144b0fb2328f64626fb5164cd6f3be81e5b43a11b
+VENDOR          := _build/vendor
+MATHJAX         := $(VENDOR)/mathjax/tex-mml-chtml.js
+
+mathjax: $(MATHJAX)
+
+$(MATHJAX):
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js and npm (Debian: apt-get install npm)" >&2; exit 1; }
+	rm -rf $(VENDOR)/mathjax $(VENDOR)/npm && mkdir -p $(VENDOR)/npm
+	cd $(VENDOR)/npm && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null
+	echo "$(MATHJAX_SHA512)  $(VENDOR)/npm/mathjax-$(MATHJAX_VERSION).tgz" | sha512sum -c --quiet
+	tar -xzf $(VENDOR)/npm/mathjax-$(MATHJAX_VERSION).tgz -C $(VENDOR)/npm
+	mv $(VENDOR)/npm/package/es5 $(VENDOR)/mathjax && rm -rf $(VENDOR)/npm
+
+# Chromium (Debian's chromium) for the browser test and `make pdf`, and poppler-utils'
+# pdftotext and pdfimages to check the PDF. As root with apt-get, install them.
+BROWSER_DEBS := chromium poppler-utils
+
+browser-deps:
+	@if ! dpkg -s $(BROWSER_DEBS) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_DEBS); \
+	  else \
+	    echo "error: run: sudo apt-get install $(BROWSER_DEBS)" >&2; exit 1; \
+	  fi; \
+	fi
+
+# ---------------------------------------------------------------------------------------
+book: $(STAMP) $(MATHJAX)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 # ---------------------------------------------------------------------------------------
-test: unit nbval
+test: unit nbval nbval-dispatch browser
+
+# pytest-xdist runs the tests on JOBS processes (the CI machine has 2 cores).
+JOBS ?= 2
 
 # pytest exits 5 when it collects nothing; that is accepted only while tests/ holds no
 # test files at all.
 unit: $(STAMP)
-	@rc=0; $(BIN)/python -m pytest tests || rc=$$?; \
+	@rc=0; $(BIN)/python -m pytest -n $(JOBS) tests || rc=$$?; \
 	if [ $$rc -eq 5 ] && [ -z "$$(find tests -name 'test_*.py' -o -name '*_test.py' | head -n 1)" ]; then \
 		echo "tests/ has no test files yet: unit tests skipped"; \
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
+# nbval runs each notebook's cells in order in one kernel; --dist loadfile keeps every
+# notebook on one worker, so JOBS notebooks run at once.
+NBVAL = $(BIN)/python -m pytest -p no:cacheprovider -n $(JOBS) --dist loadfile \
+	--nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg chapters/
+
 nbval: $(STAMP) data
-	$(BIN)/python -m pytest -p no:cacheprovider --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/sanitize.cfg chapters/
+	$(NBVAL)
+
+# The same check under another CPU dispatch: PyTorch's baseline kernels instead of AVX2
+# or AVX-512 ones, and one thread in every BLAS and OpenMP pool, so that a stored output
+# that depends on the CPU's kernels or the core count fails here rather than on a
+# reader's machine. (OPENBLAS_CORETYPE stays as the machine sets it.)
+NBVAL_DISPATCH := ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	OPENBLAS_NUM_THREADS=1
+
+nbval-dispatch: $(STAMP) data
+	env $(NBVAL_DISPATCH) $(NBVAL)
+
+# Every page of the built book in headless Chromium with the network off
+# (tests/test_book_browser.py; see tools/bookbrowser.py).
+browser: book browser-deps
+	$(BIN)/python -m pytest -p no:cacheprovider -m browser tests/test_book_browser.py
+
+# ---------------------------------------------------------------------------------------
+# The whole book as one PDF: the one-page HTML build, printed by headless Chromium once
+# MathJax has typeset it, then checked (every chapter's title in its text, no raw TeX, as
+# many images as the book has).
+PDF := _build/book.pdf
+pdf: $(STAMP) $(MATHJAX) browser-deps
+	$(BIN)/jupyter-book build . -W -n --keep-going --builder singlehtml
+	$(BIN)/python tools/bookbrowser.py pdf _build/singlehtml $(PDF)
+	@echo "The PDF is at $(CURDIR)/$(PDF)"
 
 # ---------------------------------------------------------------------------------------
 execute: $(STAMP) data
