@@ -117,3 +117,22 @@ def test_reference_labels_are_author_year():
     assert label(entries["polyak1964"]) == "Polyak, 1964"
     assert label(entries["kingma2015"]) == "Kingma and Ba, 2015"
     assert label(entries["sutskever2013"]) == "Sutskever et al., 2013"
+
+
+def test_pdf_check_reports_missing_chapters_raw_tex_and_images(tmp_path):
+    """check_pdf fails a PDF whose text lacks a chapter's title or shows TeX outside code,
+    or that has fewer images than the page has figures."""
+    (tmp_path / "book.html").write_text(
+        '<h1>Printed chapter<a class="headerlink" href="#">#</a></h1>'
+        '<h1 style="display:none">Lost chapter<a class="headerlink" href="#">#</a></h1>'
+        "<p>Untypeset \\(\\frac{1}{2}\\) math</p><pre>code may say \\sqrt{x}</pre>"
+        '<p>\\sqrt{2} outside code</p><img src="_images/figure.png" style="display:none">',
+        encoding="utf-8")
+    pdf = tmp_path / "book.pdf"
+    with bookbrowser.serve(tmp_path) as base, bookbrowser.offline_page(base) as (page, _, _):
+        page.goto(base + "book.html")
+        page.pdf(path=str(pdf))
+    found = {(p.kind, p.where) for p in bookbrowser.check_pdf(tmp_path, pdf)}
+    assert found == {("chapter missing", "Lost chapter"), ("raw TeX", "\\frac outside code"),
+                     ("raw TeX", "\\( outside code"), ("raw TeX", "\\sqrt outside code"),
+                     ("images missing", "0 images in the PDF, 1 in the book")}

@@ -273,7 +273,7 @@ def check_pdf(root, pdf):
                           capture_output=True, text=True).stdout
     flat = re.sub(r"\s+", " ", text)
     problems = []
-    for heading in re.findall(r"<h1>(.*?)<a class=\"headerlink\"", source):
+    for heading in re.findall(r"<h1[^>]*>(.*?)<a class=\"headerlink\"", source):
         title = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", heading))).strip()
         if title and title not in flat:
             problems.append(Problem(str(pdf), "chapter missing", title))
