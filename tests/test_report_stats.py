@@ -37,7 +37,7 @@ def test_sd_interval_is_the_chi_square_interval():
 
 
 def test_sign_flip_test_exact_values():
-    # three seeds, all one way: 2 of the 8 sign patterns are as extreme -> p = 0.25, the floor
+    # three seeds, all one way: 2 of the 8 sign patterns as extreme -> p = 0.25, the floor
     assert report.sign_flip_test([0.01, 0.02, 0.015]) == (0.25, 0.25)
     # all zero: no evidence, p = 1 (a t-test is undefined here)
     assert report.sign_flip_test([0.0] * 10) == (1.0, 1.0)
@@ -74,12 +74,15 @@ def _runs(values):
 def test_paired_exact_and_accuracy_summary_on_ties():
     runs, best = _runs({"a": [1.0] * 10, "b": [1.0] * 10, "c": [29 / 30] * 9 + [1.0]})
     pairs = report.paired_exact(runs, best).set_index(["a", "b"])
-    assert pairs.loc[("a", "b"), "p"] == 1.0 and pairs.loc[("a", "b"), "seeds that differ"] == 0
+    assert pairs.loc[("a", "b"), "p"] == 1.0
+    assert pairs.loc[("a", "b"), "seeds that differ"] == 0
     assert pairs.loc[("a", "c"), "p"] == pytest.approx(2 / 512)
-    assert pairs.loc[("a", "c"), "p_holm"] == pytest.approx(3 * 2 / 512)  # Holm: 3 pairs, two tied
+    # Holm over 3 pairs, two tied at 2 / 512
+    assert pairs.loc[("a", "c"), "p_holm"] == pytest.approx(3 * 2 / 512)
     runs, best = _runs({"a": [1.0] * 10, "d": [29 / 30] + [1.0] * 9})
     s = report.accuracy_summary(runs, best, n_test=30).set_index("optimizer")
-    assert s.loc["a", "seeds agree"] and s.loc["a", "ci_low"] == s.loc["a", "ci_high"] == 1.0
+    assert s.loc["a", "seeds agree"]
+    assert s.loc["a", "ci_low"] == s.loc["a", "ci_high"] == 1.0
     assert not s.loc["d", "seeds agree"] and s.loc["d", "ci_high"] == 1.0  # cut at 1
     raw_mean, raw_half = report.t_interval(runs[runs.optimizer == "d"].test_acc)
     assert raw_mean + raw_half > 1  # what the cut removed

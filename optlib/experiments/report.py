@@ -328,13 +328,13 @@ def curves_min(curves, optimizer, lr, metric):
 
 
 def _style(i):
-    """Colour and line style of the ``i``-th optimizer: the ten default colours, then dashed."""
+    """Colour and line style of the ``i``-th optimizer (dashed after ten colours)."""
     return f"C{i % 10}", plotting.line_style(i)
 
 
 def _finish(fig, title=None, path=None, ax=None):
-    """Title (on ``ax``, else the figure), layout, optional PNG; returns ``fig``.  A figure
-    from :func:`optlib.plotting.figure` lays itself out (constrained layout)."""
+    """Title (on ``ax``, else the figure), layout, optional PNG; returns ``fig``.  A
+    figure from :func:`optlib.plotting.figure` lays itself out (constrained layout)."""
     if title:
         (ax.set_title if ax is not None else fig.suptitle)(title)
     if fig.get_layout_engine() is None:
@@ -348,12 +348,12 @@ def shared_legend(fig, ax, ncol=4):
     """One legend for a figure whose panels draw the same series, below the panels (in the
     book's legend size), so that it covers no data."""
     handles, labels = ax.get_legend_handles_labels()
-    return fig.legend(handles, labels, loc="outside lower center", ncol=min(ncol, len(labels)),
-                      frameon=False)
+    return fig.legend(handles, labels, loc="outside lower center",
+                      ncol=min(ncol, len(labels)), frameon=False)
 
 
 def _legend(fig, ax, n):
-    """The first panel's legend for a few series; past five, a shared one below the panels."""
+    """The first panel's legend for up to five series; past five, one below the panels."""
     if n > 5:
         shared_legend(fig, ax)
     else:
@@ -370,11 +370,11 @@ def _axis(ax, width=4.8, height=3.6):
 def plot_curves(curves, best, metrics=("train_loss", "val_acc"), band="sd", path=None,
                 logy=("train_loss",), title=None, linestyles=None):
     """One panel per metric: each optimizer's mean curve at its best learning rate, with a
-    band of one standard deviation (``band="sd"``), the 95 % t-interval of the mean (``"ci"``)
-    or the range over seeds (``"range"``).  On a log axis (``logy``) the band's lower edge is
-    cut at the lowest seed's value; an accuracy's band is cut at 0 and 1.  ``linestyles``:
-    optimizer -> Matplotlib line style (to show curves that coincide).  The panels share the
-    book's width (:data:`optlib.plotting.MAX_WIDTH`)."""
+    band of one standard deviation (``band="sd"``), the 95 % t-interval of the mean
+    (``"ci"``) or the range over seeds (``"range"``).  On a log axis (``logy``) the band's
+    lower edge is cut at the lowest seed's value; an accuracy's band is cut at 0 and 1.
+    ``linestyles``: optimizer -> Matplotlib line style (to show curves that coincide).
+    The panels share the book's width (:data:`optlib.plotting.MAX_WIDTH`)."""
     from matplotlib.ticker import MaxNLocator
 
     width = min(4.8, plotting.MAX_WIDTH / len(metrics))
@@ -383,7 +383,8 @@ def plot_curves(curves, best, metrics=("train_loss", "val_acc"), band="sd", path
         bands = curve_bands(curves, best, metric, band)
         for i, (opt, (x, mean, lo, hi)) in enumerate(bands.items()):
             lr = float(best.set_index("optimizer").lr[opt])
-            if metric in logy:  # a band below the lowest seed: an artefact of the log axis
+            # a band below the lowest seed would be an artefact of the log axis
+            if metric in logy:
                 lo = np.maximum(lo, curves_min(curves, opt, lr, metric))
             if metric.endswith("acc"):
                 lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
@@ -403,14 +404,15 @@ def plot_curves(curves, best, metrics=("train_loss", "val_acc"), band="sd", path
 
 def plot_lr_sweep(runs, metric="val_acc", path=None, title=None, ax=None, floor=None,
                   legend=True):
-    """Final ``metric`` (mean and standard deviation over seeds) against the learning rate,
-    one line per optimizer (dashed after the tenth colour); diverged learning rates are left
-    out.  ``ax``: draw there instead of a new figure; ``floor``: the lowest y shown;
-    ``legend=False``: none (for a :func:`shared_legend` of several panels)."""
+    """Final ``metric`` (mean and standard deviation over seeds) against the learning
+    rate, one line per optimizer (dashed after the tenth colour); diverged learning rates
+    are left out.  ``ax``: draw there instead of a new figure; ``floor``: the lowest y
+    shown; ``legend=False``: none (for a :func:`shared_legend` of several panels)."""
     ax = _axis(ax)
     groups = list(runs.groupby("optimizer", sort=False))
     for i, (opt, g) in enumerate(groups):
-        agg = g.groupby("lr").agg(m=(metric, "mean"), s=(metric, "std"), d=("diverged", "any"))
+        agg = g.groupby("lr").agg(m=(metric, "mean"), s=(metric, "std"),
+                                  d=("diverged", "any"))
         agg = agg[~agg.d]
         color, ls = _style(i)
         ax.errorbar(agg.index, agg.m, yerr=agg.s, color=color, ls=ls, marker="o", ms=3,
@@ -426,10 +428,11 @@ def plot_lr_sweep(runs, metric="val_acc", path=None, title=None, ax=None, floor=
     return _finish(ax.figure, title, path, ax)
 
 
-def plot_final(runs, best, metric="test_acc", title=None, ax=None, path=None, legend=True):
-    """Each optimizer's final ``metric`` at its best learning rate, sorted: the mean with its
-    95 % t-interval over seeds (an accuracy's cut at 0 and 1), and every seed's value as a
-    cross."""
+def plot_final(runs, best, metric="test_acc", title=None, ax=None, path=None,
+               legend=True):
+    """Each optimizer's final ``metric`` at its best learning rate, sorted: the mean with
+    its 95 % t-interval over seeds (an accuracy's cut at 0 and 1), and every seed's value
+    as a cross."""
     ax = _axis(ax)
     s = summary(runs, best, metric=metric).sort_values(f"{metric}_mean")
     y = np.arange(len(s))
@@ -452,7 +455,7 @@ def plot_final(runs, best, metric="test_acc", title=None, ax=None, path=None, le
 
 
 # ---------------------------------------------------------------------------------------
-# Small-sample statistics: what a handful of seeds and a small test set can and cannot show.
+# Small-sample statistics: what a few seeds and a small test set can and cannot show.
 
 def binomial_se(accuracy, n):
     """The standard error of an accuracy measured on ``n`` independent test examples,
@@ -475,13 +478,13 @@ def wilson_interval(accuracy, n, level=0.95):
         return np.clip(centre - half, 0, 1)
 
     p = np.asarray(accuracy, dtype=float)
-    return lower(p), 1 - lower(1 - p)  # the upper end mirrors the lower: exactly 1 at p = 1
+    return lower(p), 1 - lower(1 - p)  # the upper end mirrors the lower: 1 at p = 1
 
 
 def sd_interval(sd, df, level=0.95):
-    """``(low, high)``: the chi-square confidence interval of a standard deviation estimated
-    with ``df`` degrees of freedom.  With 2 (three seeds) it spans a factor of about 12: a
-    t-test's variance estimate from three seeds is itself very uncertain."""
+    """``(low, high)``: the chi-square confidence interval of a standard deviation
+    estimated with ``df`` degrees of freedom.  With 2 (three seeds) it spans a factor of
+    about 12: a t-test's variance estimate from three seeds is itself very uncertain."""
     from scipy import stats
 
     tail = (1 - level) / 2
@@ -492,11 +495,11 @@ def sd_interval(sd, df, level=0.95):
 def sign_flip_test(differences):
     """The exact two-sided sign-flip (paired permutation) test that paired differences are
     centred on zero: the fraction of the 2**n ways of flipping their signs whose sum is at
-    least as far from zero as the observed one.  It assumes only that each difference is as
-    likely negative as positive under the null, so it stays valid where a t-test is not (all
-    differences equal, zero variance); its price is a floor: ``(p, p_min)``, where ``p_min``
-    = 2 / 2**k over the k nonzero differences is the smallest p it can give (0.25 with three
-    seeds), and all-zero differences give p = 1."""
+    least as far from zero as the observed one.  It assumes only that each difference is
+    as likely negative as positive under the null, so it stays valid where a t-test is not
+    (all differences equal, zero variance); its price is a floor: ``(p, p_min)``, where
+    ``p_min`` = 2 / 2**k over the k nonzero differences is the smallest p it can give
+    (0.25 with three seeds), and all-zero differences give p = 1."""
     import itertools
 
     d = np.asarray(differences, dtype=float)
@@ -504,11 +507,11 @@ def sign_flip_test(differences):
     if d.size == 0:
         return 1.0, 1.0
     if d.size > 20:
-        raise ValueError(f"{d.size} differences: 2**{d.size} sign patterns is too many to enumerate")
+        raise ValueError(f"{d.size} differences: 2**{d.size} sign patterns, too many")
     signs = np.array(list(itertools.product((1.0, -1.0), repeat=d.size)))
     sums = np.abs(signs @ d)
     observed = abs(d.sum())
-    tol = 1e-9 * np.abs(d).sum()  # sign patterns that tie the observed sum up to round-off
+    tol = 1e-9 * np.abs(d).sum()  # patterns that tie the observed sum up to round-off
     return float(np.mean(sums >= observed - tol)), 2.0 / 2**d.size
 
 
@@ -516,8 +519,8 @@ def paired_exact(runs, best, metric="test_acc"):
     """Every pair of optimizers at their best learning rates, seed by seed: the mean
     difference of the final ``metric``, how many seeds differ at all, the exact sign-flip
     test's p (:func:`sign_flip_test`), the smallest p it could have given, and Holm's
-    adjustment over the pairs.  For metrics with ties (an accuracy on a small test set) where
-    a t-test has zero variance and no p-value."""
+    adjustment over the pairs.  For metrics with ties (an accuracy on a small test set)
+    where a t-test has zero variance and no p-value."""
     import itertools
 
     import pandas as pd
@@ -537,11 +540,11 @@ def paired_exact(runs, best, metric="test_acc"):
 
 
 def accuracy_summary(runs, best, n_test, metric="test_acc", level=0.95):
-    """Per optimizer at its best learning rate, for an accuracy on ``n_test`` test examples:
-    the mean over seeds and its ``level`` t-interval cut to [0, 1] (``seeds agree``: every
-    seed scored the same, so the interval has zero width: the seeds show no spread, not a
-    certainty), and Wilson's interval for ``n_test`` examples at the mean, which is what the
-    fixed test set alone leaves uncertain."""
+    """Per optimizer at its best learning rate, for an accuracy on ``n_test`` test
+    examples: the mean over seeds and its ``level`` t-interval cut to [0, 1] (``seeds
+    agree``: every seed scored the same, so the interval has zero width: the seeds show no
+    spread, not a certainty), and Wilson's interval for ``n_test`` examples at the mean,
+    which is what the fixed test set alone leaves uncertain."""
     import pandas as pd
 
     rows = []
