@@ -39,12 +39,13 @@ CHROMIUM_ARGS = [
 ]
 SKIPPED_DIRS = {"_static", "_sources", "_images"}  # assets, not pages
 
-# Runs in the page once it has loaded: waits for MathJax's first typeset and for every
-# image, then returns what failed, every link and every id that a link can point to.
+# Runs in the page once it has loaded: waits for MathJax's first typeset, the fonts and
+# every image, then returns what failed, every link and every id that a link can point to.
 INSPECT_JS = r"""
 async () => {
   const mj = window.MathJax;
   if (mj && mj.startup && mj.startup.promise) await mj.startup.promise;
+  await document.fonts.ready;  // MathJax's web fonts, requested as it typesets
   const images = [...document.images];
   images.forEach(im => { im.loading = "eager"; });
   await Promise.all(images.map(im => im.complete ? null : new Promise(done => {
@@ -169,9 +170,7 @@ REDIRECT = re.compile(r'<meta http-equiv="Refresh" content="0; url=([^"]+)"', re
 
 def _inspect(page, url):
     page.goto(url, wait_until="load")
-    found = page.evaluate(INSPECT_JS)
-    page.wait_for_load_state("networkidle")
-    return found
+    return page.evaluate(INSPECT_JS)
 
 
 class _Ids(html.parser.HTMLParser):
