@@ -19,7 +19,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from optlib.experiments import data, models, report, sweep  # noqa: E402
+from optlib.experiments import data, models, report, sweep, verify  # noqa: E402
 from optlib.experiments.__main__ import main as cli_main  # noqa: E402
 from optlib.experiments.trainer import Data, train  # noqa: E402
 
@@ -450,3 +450,164 @@ def test_cli_list_and_report(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "iris" in out and "--budget smoke" in out and "fashion_cnn" in out
     assert cli_main(["report", "iris", "--budget", "smoke", "--results", str(tmp_path)]) == 1
+
+
+# ---------------------------------------------------------------------------------------
+# verify: retrain committed runs and compare
+
+def _iris_run(optimizer="sgdm", lr=0.01, seed=0):
+    """A committed iris run (500 epochs on 90 flowers: about a second to retrain)."""
+    name = f"{optimizer}_lr{lr:g}_seed{seed}_*.json"
+    (path,) = (REPO / "results" / "iris").glob(name)
+    return verify.load(path)
+
+
+def _as_other_machine(record):
+    """The record as if it came from a machine of another class (no cpu_capability)."""
+    record = json.loads(json.dumps(record))
+    record["provenance"].pop("cpu_capability", None)
+    return record
+
+
+def _retampered(record, **config):
+    """``record`` with its configuration edited and its hash recomputed, so that only the
+    metrics can show the edit."""
+    record = json.loads(json.dumps(record))
+    record["config"].update(config)
+    record["config_hash"] = sweep.config_hash(record["config"])
+    return record
+
+
+def _failed(rows):
+    return sorted({r["metric"] for r in rows if not r["ok"]})
+
+
+def test_verify_a_fresh_run_is_exact_on_the_same_machine(tmp_path, tiny):
+    out = sweep.run("tiny", "smoke", results=tmp_path, progress=False, log=None)
+    records = [verify.load(p) for p in out["ran"][:2]]
+    rows = verify.verify(records)
+    assert {r["level"] for r in rows} == {"same"} and all(r["ok"] for r in rows)
+    assert {r["difference"] for r in rows} == {0.0}  # bit for bit, to the stored 6 digits
+    assert verify.tolerance("same", "tiny") == {"acc": 0.0, "loss": 0.0}
+
+
+def test_verify_fails_on_a_tampered_learning_rate_or_optimizer(tmp_path, tiny):
+    out = sweep.run("tiny", "smoke", results=tmp_path, progress=False, log=None)
+    path = out["ran"][0]
+    fresh = verify.load(path)
+    assert fresh["config"]["optimizer"] == "sgdm" and fresh["config"]["lr"] == 0.01
+    for edit in ({"lr": 0.03}, {"optimizer": "adam", "optimizer_class": "Adam",
+                                "optimizer_kwargs": {}}):
+        tampered = _retampered(fresh, **edit)
+        for record in (tampered, _as_other_machine(tampered)):
+            rows = verify.verify([record], twins=False)  # no twin: "tiny" is the test's
+            assert "train_loss" in _failed(rows), edit
+            assert "config_hash" not in _failed(rows)
+    # an edit that leaves the hash alone is caught by the hash too
+    record = json.loads(json.dumps(fresh))
+    record["config"]["lr"] = 0.03
+    assert "config_hash" in _failed(verify.verify([record]))
+
+
+def test_verify_a_committed_run_and_catch_realistic_tampering():
+    stored = _iris_run()
+    rows, retrained = verify._verify_one(stored, "cpu", None)
+    assert all(r["ok"] for r in rows), verify.format_table(rows)
+    assert {r["level"] for r in rows} == {"other"}  # committed before cpu_capability
+    # the neighbouring grid point (its twin agrees: no chaos to hide in), and no momentum
+    rows = verify.verify([_retampered(stored, lr=0.03)])
+    assert _failed(rows) and {r["level"] for r in rows} == {"other"}
+    no_momentum = _retampered(stored, optimizer="sgd", optimizer_kwargs={})
+    assert _failed(verify.verify([no_momentum], twins=False))
+    # one test flower of 30 more, and a validation loss 1 % lower at the last epoch
+    one_percent = -0.01 * stored["final"]["val_loss"]
+    for metric, change in (("test_acc", 1 / 30), ("val_loss", one_percent)):
+        edited = json.loads(json.dumps(stored))
+        edited["metrics"][metric][-1] += change
+        edited["final"][metric] += change
+        assert _failed(verify.compare(edited, retrained)) == ["final " + metric, metric]
+
+
+def test_chaotic_runs_are_compared_up_to_where_their_twins_part():
+    stored = _iris_run()
+    a, b = json.loads(json.dumps(stored)), json.loads(json.dumps(stored))
+    n = len(a["metrics"]["epoch"])
+    for i in range(n // 2, n):  # the two retrains agree at first, then drift apart
+        b["metrics"]["val_loss"][i] *= 1.1
+    a["metrics"]["val_loss"][-1] *= 2  # after the onset: not comparable
+    a["final"]["val_loss"] *= 2
+    rows = verify.compare(stored, a, spread=b)
+    onset = stored["metrics"]["epoch"][n // 2]
+    assert {r["level"] for r in rows} == {f"chaotic@{onset}"}
+    assert all(r["ok"] for r in rows)
+    # before the onset the plain tolerance holds: a stored value edited there fails
+    edited = json.loads(json.dumps(stored))
+    edited["metrics"]["val_loss"][n // 2 - 1] *= 1.01
+    assert _failed(verify.compare(edited, a, spread=b)) == ["val_loss"]
+    # a twin that agrees with the retrain leaves the plain tolerance everywhere
+    assert _failed(verify.compare(stored, a, spread=a)) == ["final val_loss", "val_loss"]
+
+
+def _records(optimizers, per=4):
+    return [{"path": f"/x/{o}_lr0.1_seed{s}_{i:04d}.json", "config": {"optimizer": o}}
+            for i, (o, s) in enumerate((o, s) for o in optimizers for s in range(per))]
+
+
+def test_sample_is_seeded_and_stratified_by_optimizer():
+    opts = ("adam", "sgd", "sgdm", "rmsprop", "adagrad")
+    records = _records(opts)
+    def paths(rs):
+        return [r["path"] for r in rs]
+
+    a = verify.sample(records, 7, seed=3)
+    assert paths(a) == paths(verify.sample(records[::-1], 7, seed=3))  # order is moot
+    assert sorted(r["config"]["optimizer"] for r in a[:5]) == sorted(opts)  # each once
+    assert len(set(paths(a))) == 7
+    assert paths(verify.sample(records, 3, seed=3)) == paths(a[:3])
+    assert paths(verify.sample(records, 7, seed=4)) != paths(a)
+    assert len(verify.sample(records, len(records))) == len(records)
+    for k in (0, len(records) + 1):
+        with pytest.raises(ValueError, match="--sample"):
+            verify.sample(records, k)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sample", "0"], "--sample must be an integer >= 1"),
+    (["--sample", "x"], "--sample must be an integer >= 1"),
+    (["--sample", "100000"], "--sample must be between 1 and the"),
+    (["--workers", "0"], "--workers must be an integer >= 1"),
+    (["--run", "no/such/run.json"], "--run: no such file"),
+    (["--run", "README.md", "--sample", "2"], "--run FILE ... or --sample K, not both"),
+])
+def test_verify_cli_refuses_bad_arguments(args, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli_main(["verify", "iris", *args])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_verify_cli_refuses_runs_of_another_experiment(capsys):
+    (path,) = (REPO / "results" / "iris").glob("sgdm_lr0.01_seed0_*.json")
+    with pytest.raises(SystemExit):
+        cli_main(["verify", "fashion_cnn", "--run", str(path)])
+    assert "files of experiment iris, not fashion_cnn" in capsys.readouterr().err
+
+
+def test_verify_cli_table_and_exit_status(tmp_path, capsys):
+    runs = sweep.run("iris", "smoke", results=tmp_path, progress=False, log=None)["ran"]
+    bad = tmp_path / "bad" / runs[0].name
+    sweep.write_json_atomic(bad, _retampered(verify.load(runs[0]), lr=0.3))
+    committed = REPO / "results" / "iris"
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in committed.glob("*.json"))
+    smoke = ["verify", "iris", "--budget", "smoke", "--results", str(tmp_path)]
+    assert cli_main([*smoke, "--sample", "2", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "seeded sample (--seed 0)" in out and "same machine class (CPU model" in out
+    assert "another machine: accuracy 0.012" in out
+    assert "ok: all 2 run(s) reproduce" in out
+    assert cli_main([*smoke, "--run", str(bad), "--out", str(tmp_path / "re")]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("FAILED: 1 of 1 run(s)")
+    assert any(line.endswith("FAIL") and "train_loss" in line for line in out)
+    assert json.loads((tmp_path / "re" / bad.name).read_text())["config"]["lr"] == 0.3
+    after = sorted((p.name, p.stat().st_mtime_ns) for p in committed.glob("*.json"))
+    assert after == before

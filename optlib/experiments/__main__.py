@@ -1,10 +1,12 @@
-"""Command line: ``python -m optlib.experiments {list,run,report} ...``."""
+"""Command line: ``python -m optlib.experiments {list,run,report,verify} ...``."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
 import sys
+from collections import Counter
+from pathlib import Path
 
 from . import sweep
 
@@ -58,6 +60,68 @@ def _report(args):
     return 0
 
 
+def _verify(args, parser):
+    from . import report, verify
+
+    directory = sweep.results_dir(args.name, args.budget, args.results)
+    if args.run and args.sample is not None:
+        parser.error("verify: give --run FILE ... or --sample K, not both")
+    try:
+        if args.run:
+            missing = [f for f in args.run if not Path(f).is_file()]
+            if missing:
+                parser.error(f"verify: --run: no such file: {', '.join(missing)}")
+            records = [verify.load(f) for f in args.run]
+            other = sorted({r["config"]["experiment"] for r in records} - {args.name})
+            if other:
+                parser.error(f"verify: --run: files of experiment {', '.join(other)}, not {args.name}")
+        else:
+            records = report.load_runs(directory)
+            if not records:
+                parser.error(f"verify: no runs in {directory} (--results, --budget)")
+            if args.sample is not None:
+                records = verify.sample(records, args.sample, args.seed)
+    except ValueError as e:
+        parser.error(f"verify: {e}")
+    how = "seeded sample (--seed %d) of " % args.seed if args.sample is not None else ""
+    print(f"verify {args.name}: retraining {len(records)} run(s), a {how}{directory}"
+          if not args.run else f"verify {args.name}: retraining {len(records)} given run(s)")
+    print(verify.describe_tolerances(args.name), flush=True)
+    try:
+        rows = verify.verify(records, device=args.device, threads=args.threads,
+                             workers=args.workers, out=args.out)
+    except ValueError as e:
+        parser.error(f"verify: {e}")
+    print(verify.format_table(rows))
+    failed = sorted({r["run"] for r in rows if not r["ok"]})
+    levels = {}
+    for r in rows:
+        levels.setdefault(r["run"], r["level"])
+    counts = ", ".join(f"{n} {lv}" for lv, n in sorted(Counter(levels.values()).items()))
+    chaotic = sorted(run for run, lv in levels.items() if lv.startswith("chaotic"))
+    if chaotic:
+        print(f"chaotic: {', '.join(chaotic)}: two retrains here, under two kernel dispatches, part "
+              "at the epoch after '@'; compared up to it only")
+    if failed:
+        print(f"FAILED: {len(failed)} of {len(records)} run(s) differ beyond the tolerance "
+              f"({counts}): {', '.join(failed)}")
+        return 1
+    print(f"ok: all {len(records)} run(s) reproduce within the tolerance ({counts})")
+    return 0
+
+
+def _positive(name):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1, not {text!r}")
+        return value
+    return parse
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m optlib.experiments",
                                 description="Run the book's experiments and regenerate their results.")
@@ -82,7 +146,26 @@ def main(argv=None):
     pp.add_argument("name", choices=sorted(sweep.EXPERIMENTS))
     pp.add_argument("--budget", default="full", choices=["smoke", "full"])
     pp.add_argument("--results", default=None)
+    pv = sub.add_parser("verify", help="retrain committed runs and compare every stored metric",
+                        description="Retrain committed runs from their stored configuration (nothing "
+                                    "is written under results/) and fail when a metric differs beyond "
+                                    "the tolerance; see optlib.experiments.verify.")
+    pv.add_argument("name", choices=sorted(sweep.EXPERIMENTS))
+    pv.add_argument("--budget", default="full", choices=["smoke", "full"])
+    pv.add_argument("--results", default=None, help="results root (default: the repository's results/)")
+    pv.add_argument("--sample", type=_positive("--sample"), default=None,
+                    help="verify K runs, picked with a seeded RNG, every optimizer before any twice")
+    pv.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
+    pv.add_argument("--run", nargs="+", metavar="FILE", help="verify these run files")
+    pv.add_argument("--workers", type=_positive("--workers"), default=1,
+                    help="runs retrained at once, one process each (default 1)")
+    pv.add_argument("--threads", type=_positive("--threads"), default=None,
+                    help="CPU threads per run (default: what the stored run used)")
+    pv.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
+    pv.add_argument("--out", default=None, help="also write the retrained records to this directory")
     args = p.parse_args(argv)
+    if args.cmd == "verify":
+        return _verify(args, pv)
     return {"list": _list, "run": _run, "report": _report}[args.cmd](args)
 
 

@@ -139,15 +139,20 @@ class Experiment:
     def load(self, budget):
         """The :class:`~optlib.experiments.trainer.Data` for ``budget``: train/val carved from
         the training set (stratified, ``data_seed``), subsets taken as the budget says."""
+        b = self.budgets[budget]
+        return self.load_subsets(b.train_subset, b.test_subset)
+
+    def load_subsets(self, train_subset=None, test_subset=None):
+        """:meth:`load` with the subset sizes given directly (as a run's configuration
+        stores them)."""
         from .trainer import Data
 
         xtr, ytr, xte, yte = (self.loader or (lambda: _data.load(self.dataset, seed=self.data_seed)))()
         xtr, ytr, xva, yva = _data.train_val_split(xtr, ytr, self.val_size, seed=self.data_seed)
-        b = self.budgets[budget]
-        xtr, ytr = _data.subset(xtr, ytr, b.train_subset, seed=self.data_seed)
-        xte, yte = _data.subset(xte, yte, b.test_subset, seed=self.data_seed)
-        if b.test_subset is not None:
-            xva, yva = _data.subset(xva, yva, b.test_subset, seed=self.data_seed)
+        xtr, ytr = _data.subset(xtr, ytr, train_subset, seed=self.data_seed)
+        xte, yte = _data.subset(xte, yte, test_subset, seed=self.data_seed)
+        if test_subset is not None:
+            xva, yva = _data.subset(xva, yva, test_subset, seed=self.data_seed)
         return Data(xtr, ytr, xte, yte, xva, yva)
 
 
@@ -413,8 +418,15 @@ def provenance(device, command=None, framework="torch"):
         backend = keras.backend.backend()
         extra = {"keras": keras.__version__, "keras_backend": backend,
                  backend: __import__(backend).__version__}
+        tf = sys.modules.get("tensorflow")
+        if tf is not None:  # 0: TensorFlow's default, one thread per core
+            threads = tf.config.threading.get_intra_op_parallelism_threads()
+            extra["tf_threads"] = threads or os.cpu_count()
     return {**extra,
         "device": device_name(device), "device_type": torch.device(device).type,
+        # which kernels torch dispatched to (ATEN_CPU_CAPABILITY can lower it): with the CPU
+        # model, the libraries and the threads, what decides whether a rerun is bit for bit
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torch": torch.__version__, "numpy": numpy.__version__,
         "python": platform.python_version(), "platform": platform.platform(),
         "torch_threads": torch.get_num_threads(), "cuda": torch.version.cuda,
