@@ -101,7 +101,7 @@ def _verify(args, parser):
     chaotic = sorted(run for run, lv in levels.items() if lv.startswith("chaotic"))
     if chaotic:
         print(f"chaotic: {', '.join(chaotic)}: two retrains here, under two kernel dispatches, part "
-              "at the epoch after '@'; compared up to it only")
+              "at the epoch after '@'; compared before it only")
     if failed:
         print(f"FAILED: {len(failed)} of {len(records)} run(s) differ beyond the tolerance "
               f"({counts}): {', '.join(failed)}")

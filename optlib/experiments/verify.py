@@ -26,7 +26,7 @@ Levels, decided per run from the stored provenance (:func:`same_machine`):
 - **chaotic@E**: an "other" run that fails is retrained once more in a fresh process under
   another kernel dispatch (:func:`twin`); if the two retrains here already disagree beyond
   the tolerance from logged epoch E on (an unstable learning rate: the summation order
-  decides the trajectory), the run is compared up to E only, and says so.
+  decides the trajectory), the run is compared before epoch E only, and says so.
 """
 
 from __future__ import annotations
@@ -176,8 +176,8 @@ def compare(stored, retrained, spread=None):
     level)``: for each curve its worst epoch (largest difference for its tolerance), then
     any final or exact field that differs.  ``spread``: a :func:`twin` of ``retrained``;
     where the two differ beyond the tolerance the run is chaotic (level ``chaotic@E``:
-    from logged epoch E on its metrics depend on the summation order): it is compared up
-    to E and not after (tolerance ``inf``); its divergence and step count need not
+    from logged epoch E on its metrics depend on the summation order): it is compared
+    before E and not from E on (tolerance ``inf``); its divergence and step count need not
     match."""
     config = stored["config"]
     level, tol = _tolerances(stored, retrained, spread)
@@ -347,4 +347,4 @@ def describe_tolerances(experiment):
             f"digits)\n"
             f"  another machine: accuracy {other['acc']:g}, loss {other['loss']:g}; a "
             f"run failing it whose two retrains here\n  (two kernel dispatches) part "
-            f"from logged epoch E is chaotic@E: compared up to epoch E only")
+            f"from logged epoch E is chaotic@E: compared before epoch E only")
