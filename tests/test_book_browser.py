@@ -33,6 +33,8 @@ PLANTED = """
 <script>console.error("planted console error")</script>
 <script>throw new Error("planted uncaught error")</script>
 """
+# A code line far wider than any text column: it must scroll, and that is reported.
+PLANTED += '<div class="highlight"><pre>planted_wide_line = "' + "x" * 120 + '"</pre></div>'
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +74,7 @@ def test_checker_reports_each_planted_fault_with_its_page_and_element(book, tmp_
     assert reported("network request blocked", "https://example.invalid/planted.png")
     assert reported("raw TeX", "p.mathjax_ignore in #planted", "x^2")
     assert reported("console error", "planted console error")
+    assert reported("code wider than the column", "planted_wide_line")
     assert reported("uncaught error", "planted uncaught error")
     untypeset = [p for p in found if p.page == no_mathjax]
     assert untypeset and all(p.kind == "math not typeset" for p in untypeset)
@@ -80,7 +83,7 @@ def test_checker_reports_each_planted_fault_with_its_page_and_element(book, tmp_
     # planted faults produce only the problems listed above (the missing image also
     # logs a console error for its 404).
     expected = {"broken link", "image not loaded", "HTTP 404", "network request blocked",
-                "raw TeX", "console error", "uncaught error"}
+                "raw TeX", "console error", "uncaught error", "code wider than the column"}
     assert {k for k, _ in planted} == expected
     assert not [p for p in found if p.page not in (page, no_mathjax)]
 

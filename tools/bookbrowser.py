@@ -3,7 +3,8 @@
 Readers see the book in a browser, so the book is checked there: every page is served from
 127.0.0.1, every request to anywhere else is aborted and counted as a failure, and a page
 fails on math MathJax did not typeset, an image that did not load, a link to a page or
-anchor that does not exist, or a console error. The same browser prints the one-page
+anchor that does not exist, code wider than the text column of a 1366-pixel-wide window,
+or a console error. The same browser prints the one-page
 (singlehtml) build to PDF once MathJax has typeset it.
 
     python tools/bookbrowser.py check _build/html
@@ -38,6 +39,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 SKIPPED_DIRS = {"_static", "_sources", "_images"}  # assets, not pages
+# The most common laptop screen: code must fit the text column there (tools/static/book.css).
+VIEWPORT = {"width": 1366, "height": 768}
 
 # Runs in the page once it has loaded: waits for MathJax's first typeset, the fonts and
 # every image, then returns what failed, every link and every id that a link can point to.
@@ -75,6 +78,11 @@ async () => {
     if (/\\\(|\\\[|\$\$|\\begin\{/.test(node.data) && !node.parentElement.closest(code))
       problems.push(["raw TeX", where(node.parentElement)]);
   }
+  document.querySelectorAll("pre").forEach(el => {
+    if (el.scrollWidth > el.clientWidth + 1) problems.push(
+      ["code wider than the column", where(el).slice(0, 120)
+       + ` (${el.scrollWidth} px in ${el.clientWidth})`]);
+  });
   const links = [...document.querySelectorAll("a[href]")].map(a => [a.href, where(a)]);
   const ids = [...document.querySelectorAll("[id]")].map(el => el.id)
     .concat([...document.querySelectorAll("a[name]")].map(a => a.name));
@@ -141,7 +149,8 @@ def offline_page(base):
 
     with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
         context = pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport=VIEWPORT)
         try:
             context.route("**/*", route)
             page = context.pages[0] if context.pages else context.new_page()
