@@ -33,6 +33,9 @@ PLANTED = """
 <script>console.error("planted console error")</script>
 <script>throw new Error("planted uncaught error")</script>
 """
+PLANTED += """<figure id="planted-figure"><img src="../_images/no-such-image.png" alt="x">
+<figcaption><p><span class="caption-number">Fig. 99 </span>planted caption</p></figcaption>
+</figure>"""
 # A code line far wider than any text column: it must scroll, and that is reported.
 PLANTED += '<div class="highlight"><pre>planted_wide_line = "' + "x" * 120 + '"</pre></div>'
 
@@ -70,6 +73,8 @@ def test_checker_reports_each_planted_fault_with_its_page_and_element(book, tmp_
     assert reported("broken link", "planted link", "no-such-page.html does not exist")
     assert reported("broken link", "planted anchor", "#no-such-anchor: no such anchor")
     assert reported("image not loaded", "planted image", "no-such-image.png")
+    assert reported("image without a numbered caption", "planted image")
+    assert reported("figure not referenced in the text", "#planted-figure")
     assert reported("HTTP 404", "no-such-image.png")
     assert reported("network request blocked", "https://example.invalid/planted.png")
     assert reported("raw TeX", "p.mathjax_ignore in #planted", "x^2")
@@ -83,7 +88,8 @@ def test_checker_reports_each_planted_fault_with_its_page_and_element(book, tmp_
     # planted faults produce only the problems listed above (the missing image also
     # logs a console error for its 404).
     expected = {"broken link", "image not loaded", "HTTP 404", "network request blocked",
-                "raw TeX", "console error", "uncaught error", "code wider than the column"}
+                "raw TeX", "console error", "uncaught error", "code wider than the column",
+                "image without a numbered caption", "figure not referenced in the text"}
     assert {k for k, _ in planted} == expected
     assert not [p for p in found if p.page not in (page, no_mathjax)]
 

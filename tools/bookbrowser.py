@@ -3,8 +3,9 @@
 Readers see the book in a browser, so the book is checked there: every page is served from
 127.0.0.1, every request to anywhere else is aborted and counted as a failure, and a page
 fails on math MathJax did not typeset, an image that did not load, a link to a page or
-anchor that does not exist, code wider than the text column of a 1366-pixel-wide window,
-or a console error. The same browser prints the one-page
+anchor that does not exist, an image that is not a numbered, captioned figure referred to
+in the text, code wider than the text column of a 1366-pixel-wide window, or a console
+error. The same browser prints the one-page
 (singlehtml) build to PDF once MathJax has typeset it.
 
     python tools/bookbrowser.py check _build/html
@@ -78,6 +79,19 @@ async () => {
     if (/\\\(|\\\[|\$\$|\\begin\{/.test(node.data) && !node.parentElement.closest(code))
       problems.push(["raw TeX", where(node.parentElement)]);
   }
+  // Every image of the text is a numbered, captioned figure that the prose refers to.
+  const anchors = [...document.querySelectorAll("a[href*='#']")];
+  images.filter(im => im.closest("main")).forEach(im => {
+    const figure = im.closest("figure");
+    if (!figure || !figure.querySelector("figcaption .caption-number")) {
+      problems.push(["image without a numbered caption", where(im)]);
+      return;
+    }
+    const ids = [figure, ...figure.querySelectorAll("[id]")].map(e => e.id).filter(Boolean);
+    if (!anchors.some(a => !figure.contains(a)
+                      && ids.includes(decodeURIComponent(a.hash.slice(1)))))
+      problems.push(["figure not referenced in the text", where(figure).slice(0, 120)]);
+  });
   document.querySelectorAll("pre").forEach(el => {
     if (el.scrollWidth > el.clientWidth + 1) problems.push(
       ["code wider than the column", where(el).slice(0, 120)
