@@ -1,5 +1,7 @@
 """How chapters show tables and formulas: as a reader reads them, and the same on any machine.
 
+A number the prose quotes is glued rounded to the digits a reader can be shown, so that the
+stored record (which nbval compares) does not carry round-off that differs between CPUs.
 A table is a Markdown table (the book renders it with its own styles; nbval compares its text),
 with formatted numbers, no index and no dtype footer.  A formula is rendered math, not the
 one-line string of a SymPy expression.
@@ -7,7 +9,7 @@ one-line string of a SymPy expression.
 
 from __future__ import annotations
 
-__all__ = ["table", "math"]
+__all__ = ["table", "math", "glue_number"]
 
 
 def table(frame, formats=None, index=False):
@@ -42,3 +44,12 @@ def math(*parts):
     from IPython.display import Math
 
     return Math("".join(p if isinstance(p, str) else sp.latex(p) for p in parts))
+
+
+def glue_number(name, value, digits=6):
+    """Glue ``value`` under ``name`` for ``{glue:text}`` as a plain float rounded to
+    ``digits`` significant digits: more than any prose format shows, fewer than the
+    last digits of a float64 sum, which another CPU may compute in another order."""
+    from myst_nb import glue
+
+    glue(name, float(f"{float(value):.{digits}g}"), display=False)

@@ -36,3 +36,14 @@ def test_figure_rejects_a_width_the_page_cannot_show():
     fig, axes = plotting.figure(2, width=4.8)
     assert len(axes) == 2 and matplotlib.rcParams["font.size"] == plotting.BOOK_STYLE["font.size"]
     matplotlib.pyplot.close(fig)
+
+
+def test_glue_number_stores_a_rounded_plain_float(monkeypatch):
+    import numpy as np
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.update({name: value}))
+    display.glue_number("x", np.float64(0.019999999999997797))
+    display.glue_number("y", 345.37625071661444, digits=4)
+    assert glued == {"x": 0.02, "y": 345.4} and type(glued["x"]) is float
