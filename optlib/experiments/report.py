@@ -15,9 +15,15 @@
   with intervals; :func:`single_run_disagreement`: how often one run of each would rank
   two optimizers against their means.
 - :func:`sweep_span`: the wall time a sweep took, from its runs' own clocks.
+- Small samples (a few seeds, a test set of 30): :func:`sign_flip_test` and
+  :func:`paired_exact` (exact tests over paired seeds, with the smallest attainable p),
+  :func:`wilson_interval` and :func:`binomial_se` (a test set's sampling error),
+  :func:`sd_interval` (how uncertain a standard deviation from few seeds is) and
+  :func:`accuracy_summary`.
 - :func:`plot_curves`: mean curves over seeds with a band (standard deviation or 95 %
   interval); :func:`plot_lr_sweep`: the tuning curve, final validation metric against the
-  learning rate; :func:`plot_final`: final test metric per optimizer, interval and seeds.  Figures are returned (and saved as PNG when ``path`` is given).
+  learning rate; :func:`plot_final`: final test metric per optimizer, interval and seeds.
+  Figures are returned (and saved as PNG when ``path`` is given).
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ import numpy as np
 
 from .. import plotting
 
-__all__ = ["load_runs", "load_experiment", "runs_table", "curves_table", "best_lr", "summary", "t_interval",
-           "pairwise", "holm", "against", "single_run_disagreement", "sweep_span", "timing_table", "plot_curves", "plot_lr_sweep",
-           "plot_final"]
+__all__ = ["load_runs", "load_experiment", "runs_table", "curves_table", "best_lr", "summary",
+           "t_interval", "pairwise", "holm", "against", "single_run_disagreement", "sweep_span",
+           "timing_table", "binomial_se", "wilson_interval", "sd_interval", "sign_flip_test",
+           "paired_exact", "accuracy_summary", "shared_legend", "curve_bands", "curves_min",
+           "plot_curves", "plot_lr_sweep", "plot_final"]
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
 LABELS = {"train_loss": "training loss", "train_acc": "training accuracy", "val_loss": "validation loss",
