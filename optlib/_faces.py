@@ -6,9 +6,18 @@ from __future__ import annotations
 from .rules import get
 
 
+def unit_shape(shape, layout):
+    """The shape of one number per unit of a parameter of ``shape`` (units on the first axis
+    in torch's ``layout``, on the last in Keras's), dimensions kept."""
+    if layout == "torch":
+        return (shape[0],) + (1,) * (len(shape) - 1)
+    return (1,) * (len(shape) - 1) + (shape[-1],)
+
+
 def slot_start(slot, values, param, zeros_like, full_like, copy):
     """The start value of ``slot``: zeros, ones, a copy of the parameter, or a hyperparameter's
-    value; a scalar slot starts as that number."""
+    value; a scalar slot starts as that number.  ``param`` is the parameter, or for a slot of
+    shape ``"units"`` an array of the shape it has."""
     if slot.scalar:
         return {"zeros": 0.0, "ones": 1.0}[slot.init] if slot.init in ("zeros", "ones") else float(values[slot.init])
     if slot.init == "zeros":

@@ -51,11 +51,16 @@ class _Torch:
 
 
 class _Keras:
+    """A Keras optimizer on the problem's tensors transposed: Keras keeps a kernel as the
+    transpose of torch's weight (units last), so a rule that works per unit sees the same
+    units as in torch; elementwise rules are unaffected.  Values and state come back in
+    torch's layout."""
+
     def __init__(self, cls, kwargs, x0, dtype, slot_attrs):
         import keras
 
         self.keras = keras
-        self.vars = [keras.Variable(np.asarray(x), dtype=dtype) for x in x0]
+        self.vars = [keras.Variable(np.transpose(np.asarray(x)), dtype=dtype) for x in x0]
         self.opt = cls(**kwargs)
         self.opt.build(self.vars)
         self.slot_attrs = slot_attrs
@@ -65,17 +70,17 @@ class _Keras:
         if lr is not None:
             self.opt.learning_rate = lr
         ops = self.keras.ops
-        self.opt.apply([ops.convert_to_tensor(np.asarray(g), dtype=self.dtype) for g in grads], self.vars)
+        self.opt.apply([ops.convert_to_tensor(np.transpose(np.asarray(g)), dtype=self.dtype) for g in grads],
+                       self.vars)
+
+    def _numpy(self, v):
+        return np.transpose(np.asarray(self.keras.ops.convert_to_numpy(v), np.float64))
 
     def values(self):
-        return [np.asarray(self.keras.ops.convert_to_numpy(v), np.float64) for v in self.vars]
+        return [self._numpy(v) for v in self.vars]
 
     def state(self, names):
-        out = {}
-        for n in names:
-            vs = getattr(self.opt, self.slot_attrs[n])
-            out[n] = [np.asarray(self.keras.ops.convert_to_numpy(v), np.float64) for v in vs]
-        return out
+        return {n: [self._numpy(v) for v in getattr(self.opt, self.slot_attrs[n])] for n in names}
 
 
 class _Reference:
@@ -88,8 +93,7 @@ class _Reference:
     def step(self, grads, lr):
         self.t += 1
         h = self.hypers if lr is None else {**self.hypers, "lr": lr}
-        for i, g in enumerate(grads):
-            self.params[i], self.states[i] = reference.step(self.rule, h, self.params[i], g, self.states[i], self.t)
+        self.params, self.states = reference.step_all(self.rule, h, self.params, grads, self.states, self.t)
 
     def values(self):
         return [p.copy() for p in self.params]
@@ -139,14 +143,13 @@ class _KerasFace(_Keras):
         super().__init__(cls, kwargs, x0, dtype, {})
 
     def state(self, names):
-        ops = self.keras.ops
         out = {}
         for n in names:
-            if n in self.opt._scalar_variables:  # one variable for all (Nadam's product): each tensor's value
-                value = np.asarray(ops.convert_to_numpy(self.opt._scalar_variables[n]), np.float64)
-                out[n] = [value.copy() for _ in self.vars]
+            if n in self.opt._scalar_variables:  # one variable for all (Nadam's product) or one per tensor
+                var = self.opt._scalar_variables[n]
+                out[n] = [self._numpy(v) for v in var] if isinstance(var, list) else [self._numpy(var)] * len(self.vars)
             else:
-                out[n] = [np.asarray(ops.convert_to_numpy(v), np.float64) for v in self.opt._slot_variables[n]]
+                out[n] = [self._numpy(v) for v in self.opt._slot_variables[n]]
         return out
 
 

@@ -19,9 +19,25 @@ math* with operations associated differently (Keras's Adadelta multiplies by the
 before dividing, torch's after), so that each face can reproduce its built-in bit for bit; the
 tests prove with SymPy that the two orders are the same expression.
 
-A *scalar slot* (``Slot(..., scalar=True)``) is state that depends only on ``t``, the
-hyperparameters and itself, such as Nadam's product of momentum coefficients: its leaf is a
-scalar, and so must be the value assigned to it.
+A *scalar slot* (``Slot(..., scalar=True)``) is state that holds one number, such as Nadam's
+product of momentum coefficients: its leaf is a scalar, and so must be the value assigned to it.
+
+Not every optimizer is elementwise.  Three operations reach beyond one element:
+
+- ``math.total(x, over)`` sums a tensor over its elements and over every parameter in a
+  *scope*: ``"all"`` the optimizer's parameters, ``"group"`` its param group, ``"tensor"`` this
+  parameter alone.  The result is a scalar (SWATS's dot products ``total(p*g)``), and every
+  scalar computed from it is the same for the whole scope, scalar slots included; a face
+  computes the sums first, over the scope, then the rest of the step.
+- ``math.has_units(p)`` says, while tracing, whether the parameter is a set of weight vectors,
+  one per output unit (two or more dimensions: a dense weight, a convolution kernel); a rule
+  that asks is traced once for each answer.
+- ``math.unit_sum(x)`` sums such a parameter's tensor over each unit's weights, keeping the
+  dimensions, so that the result broadcasts against the parameter (ND-Adam's per-vector dot
+  products and norms).  Which axis holds the units is the framework's: the first in torch
+  (``(out, in, ...)``), the last in Keras (``(..., in, out)``).  A slot declared
+  ``Slot(..., shape="units")`` holds one number per unit (one per element of a parameter
+  without units).
 """
 
 from __future__ import annotations
@@ -29,7 +45,12 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass, field
 
-__all__ = ["Node", "math", "Arithmetic", "Program", "trace_step", "evaluate", "depends_on"]
+__all__ = ["Node", "math", "Arithmetic", "Program", "trace_step", "evaluate", "depends_on", "totals",
+           "SCOPES", "KINDS"]
+
+# the scopes a total sums over, and the kinds of parameter a rule may tell apart
+SCOPES = ("all", "group", "tensor")
+KINDS = ("elements", "units")
 
 
 class Node:
@@ -121,10 +142,42 @@ class _Math:
 
     ORDERS = ("torch", "keras")
 
-    def __init__(self, order="torch"):
+    def __init__(self, order="torch", kind="elements"):
         if order not in self.ORDERS:
             raise ValueError(f"order must be one of {list(self.ORDERS)}, got {order!r}")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
         self.order = order
+        self.kind = kind
+        self.asked_kind = False
+
+    def has_units(self, p):
+        """Whether the parameter being traced is a set of weight vectors, one per output unit
+        (it has two or more dimensions); a trace-time answer, like a variant."""
+        self.asked_kind = True
+        return self.kind == "units"
+
+    def unit_sum(self, x):
+        """``x`` summed over each unit's weights, dimensions kept (see the module's docstring);
+        only for a parameter that :meth:`has_units`."""
+        if self.kind != "units":
+            raise TypeError("math.unit_sum needs a parameter with units: test math.has_units(p) first")
+        x = _const(x)
+        if not x.is_tensor:
+            raise TypeError("math.unit_sum sums a tensor")
+        return Node("unit_sum", (x,))
+
+    @staticmethod
+    def total(x, over="all"):
+        """The sum of tensor ``x`` over its elements and over every parameter in scope
+        ``over`` (``"all"``, ``"group"`` or ``"tensor"``): a scalar, such as the dot product
+        ``total(a*b)`` of two steps over the whole model."""
+        if over not in SCOPES:
+            raise ValueError(f"math.total: over must be one of {list(SCOPES)}, got {over!r}")
+        x = _const(x)
+        if not x.is_tensor:
+            raise TypeError("math.total sums a tensor (built from the parameter, gradient or slots)")
+        return Node("total", (x, Node("const", (over,), is_tensor=False)), is_tensor=False)
 
     @staticmethod
     def sqrt(x):
@@ -189,6 +242,11 @@ class Program:
 
     param: Node
     slots: dict = field(default_factory=dict)  # slot name -> final node, in assignment order
+    asked_kind: bool = False  # whether the step asked math.has_units (then it depends on the kind)
+
+    def totals(self):
+        """The program's :func:`totals`."""
+        return totals([self.param, *self.slots.values()])
 
 
 class _Slots:
@@ -234,22 +292,44 @@ class _Hypers:
         raise AttributeError("hyperparameters are read-only inside a step")
 
 
-def trace_step(step, slot_names, hyper_values, order="torch", scalar_slots=()):
+def trace_step(step, slot_names, hyper_values, order="torch", scalar_slots=(), kind="elements"):
     """Trace ``step(p, g, s, h, t, math)`` into a :class:`Program`.
 
     ``hyper_values`` maps each hyperparameter to a Python value (used as is, for discrete
     hyperparameters) or to a :class:`Node` (continuous ones).  ``order`` is the framework
     whose association of operations the trace follows; ``scalar_slots`` names the slots that
-    hold one scalar.
+    hold one scalar; ``kind`` is what :meth:`_Math.has_units` answers.
     """
     p = Node("input", ("param",), is_tensor=True)
     g = Node("input", ("grad",), is_tensor=True)
     t = Node("input", ("t",), is_tensor=False)
     s = _Slots(slot_names, scalar_slots)
-    new_param = step(p, g, s, _Hypers(hyper_values), t, _Math(order))
+    math_ = _Math(order, kind)
+    new_param = step(p, g, s, _Hypers(hyper_values), t, math_)
     if new_param is None:
         raise TypeError("a rule's step must return the new parameter value")
-    return Program(param=_const(new_param), slots=dict(s._assigned))
+    program = Program(param=_const(new_param), slots=dict(s._assigned), asked_kind=math_.asked_kind)
+    if any(totals([node.args[0]]) for node in program.totals()):
+        raise NotImplementedError("a total of a value computed from another total is not supported")
+    return program
+
+
+def totals(roots):
+    """The ``total`` nodes that ``roots`` depend on, each after the totals it depends on."""
+    order, seen = [], set()
+
+    def visit(n):
+        if not isinstance(n, Node) or id(n) in seen:
+            return
+        seen.add(id(n))
+        for a in n.args:
+            visit(a)
+        if n.op == "total":
+            order.append(n)
+
+    for root in roots:
+        visit(root)
+    return order
 
 
 def depends_on(node, target, _seen=None):

@@ -1,17 +1,21 @@
 """The NumPy float64 face: every rule's ground truth for numeric checks.
 
 It evaluates the rule's traced step with plain NumPy arithmetic, in the order the rule writes
-it, with ``ema(m, x, beta) = beta*m + (1 - beta)*x``.  Nothing here is tuned for speed.
+it, with ``ema(m, x, beta) = beta*m + (1 - beta)*x``.  Nothing here is tuned for speed.  A step
+takes all the parameters at once (:func:`step_all`), so that a rule's totals sum over all of
+them (the reference has one param group); parameters with units keep them on the first axis,
+as torch does (``layout="keras"``: on the last).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._faces import resolve, slot_start
+from ._faces import resolve, slot_start, unit_shape
+from .rules import get
 from .expr import Arithmetic, evaluate
 
-__all__ = ["init_state", "step", "trajectory"]
+__all__ = ["init_state", "step", "step_all", "trajectory", "NumpyOps"]
 
 
 class NumpyOps(Arithmetic):
@@ -25,33 +29,80 @@ class NumpyOps(Arithmetic):
     maximum = staticmethod(np.maximum)
     minimum = staticmethod(np.minimum)
     where = staticmethod(np.where)
+    total = staticmethod(lambda x, over: np.float64(np.sum(x)))  # one tensor: its own scope
+
+    def __init__(self, layout="torch"):
+        self.layout = layout
+
+    def unit_sum(self, x):
+        axes = tuple(range(1, x.ndim)) if self.layout == "torch" else tuple(range(x.ndim - 1))
+        return np.sum(x, axis=axes, keepdims=True)
 
 
-def init_state(rule, hypers, param):
+def init_state(rule, hypers, param, layout="torch"):
     """The slots of ``rule`` at step 0 for ``param``."""
     rule, values = resolve(rule, hypers)
     param = np.asarray(param, dtype=np.float64)
-    return {
-        s.name: np.asarray(slot_start(s, values, param, np.zeros_like, np.full_like, np.copy), np.float64)
-        for s in rule.active_slots(values)
-    }
+    units = rule.kind_of(values, param.ndim) == "units"
+    state = {}
+    for s in rule.active_slots(values):
+        like = np.zeros(unit_shape(param.shape, layout)) if units and s.shape == "units" else param
+        state[s.name] = np.asarray(slot_start(s, values, like, np.zeros_like, np.full_like, np.copy), np.float64)
+    return state
 
 
-def step(rule, hypers, param, grad, state, t):
-    """One step: return ``(new_param, new_state)``; ``t`` counts from 1."""
-    rule, values = resolve(rule, hypers)
-    program = rule.program(values)
-    inputs = {"param": np.asarray(param, np.float64), "grad": np.asarray(grad, np.float64), "t": t}
+def step_all(rule, hypers, params, grads, states, t, layout="torch", groups=None):
+    """One step of every parameter: ``(new_params, new_states)``; ``t`` counts from 1.
 
-    def leaf(node):
-        kind, name = node.op, node.args[0]
-        return inputs[name] if kind == "input" else state[name] if kind == "slot" else values[name]
+    ``hypers`` is one dict for all the parameters or a list, one per parameter; ``groups``
+    numbers each parameter's param group (default: one group).  A total sums over all the
+    parameters (scope ``"all"``), over the parameter's group (``"group"``) or over the
+    parameter alone (``"tensor"``)."""
+    rule = get(rule)
+    per_param = hypers if isinstance(hypers, (list, tuple)) else [hypers] * len(params)
+    per_param = [rule.validate(h or {}) for h in per_param]
+    groups = [0] * len(params) if groups is None else list(groups)
+    ops = NumpyOps(layout)
+    params = [np.asarray(x, np.float64) for x in params]
+    programs = [rule.program(v, kind=rule.kind_of(v, x.ndim)) for v, x in zip(per_param, params)]
 
-    names = list(program.slots)
-    out = evaluate([program.param, *program.slots.values()], leaf, NumpyOps)
-    new_state = dict(state)
-    new_state.update(zip(names, (np.asarray(v, np.float64) for v in out[1:])))
-    return np.asarray(out[0], np.float64), new_state
+    def leaf_for(i):
+        inputs = {"param": params[i], "grad": np.asarray(grads[i], np.float64), "t": t}
+
+        def leaf(node):
+            kind, name = node.op, node.args[0]
+            return inputs[name] if kind == "input" else states[i][name] if kind == "slot" else per_param[i][name]
+
+        return leaf
+
+    leaves = [leaf_for(i) for i in range(len(params))]
+    caches = [{} for _ in params]
+    nodes = [program.totals() for program in programs]
+    if len({len(n) for n in nodes}) > 1:
+        raise NotImplementedError(f"rule {rule.name!r}: parameters of different kinds take different totals")
+    new_params, new_states = [], []
+    with np.errstate(all="ignore"):  # NaN and Inf flow through, as in the frameworks
+        for k in range(len(nodes[0]) if nodes else 0):
+            sums = [np.float64(np.sum(evaluate([n[k].args[0]], leaf, ops, cache)[0]))
+                    for n, leaf, cache in zip(nodes, leaves, caches)]
+            for i, n in enumerate(nodes):
+                scope = n[k].args[1].args[0]
+                members = [j for j in range(len(params))
+                           if scope == "all" or (scope == "group" and groups[j] == groups[i]) or j == i]
+                caches[i][id(n[k])] = (n[k], np.float64(np.sum([sums[j] for j in members])))
+        for program, leaf, cache, state in zip(programs, leaves, caches, states):
+            out = evaluate([program.param, *program.slots.values()], leaf, ops, cache)
+            new_state = dict(state)
+            new_state.update(zip(program.slots, (np.asarray(v, np.float64) for v in out[1:])))
+            new_params.append(np.asarray(out[0], np.float64))
+            new_states.append(new_state)
+    return new_params, new_states
+
+
+def step(rule, hypers, param, grad, state, t, layout="torch"):
+    """One step of one parameter (its own scope for every total): ``(new_param, new_state)``."""
+    (new_param,), (new_state,) = step_all(rule, hypers, [param], [grad], [state], t, layout)
+    return new_param, new_state
 
 
 def trajectory(rule, hypers, x0, grad, steps, schedule=None):

@@ -1,7 +1,10 @@
 """The SymPy face: a rule on symbols, unrolled, compared, and printed as LaTeX.
 
 Continuous hyperparameters become positive symbols unless given numbers; discrete ones (the
-variants) keep their values and choose the branch of the rule that is traced.
+variants) keep their values and choose the branch of the rule that is traced.  A parameter is a
+SymPy expression or a ``sympy.Matrix``, on which arithmetic is elementwise (scalars broadcast,
+and so does a column of one number per row); a matrix has units, one per row, as in torch's
+layout, and a total sums its entries (one parameter: every scope is that parameter).
 """
 
 from __future__ import annotations
@@ -24,22 +27,57 @@ def symbol(name, **assumptions):
     return sp.Symbol(_LATEX.get(name, name), **({"positive": True} | assumptions))
 
 
+def _elementwise(fn):
+    """``fn`` on SymPy scalars, lifted to matrices entry by entry (broadcasting scalars and
+    one-column matrices across rows)."""
+
+    def lifted(*args):
+        shapes = [a.shape for a in args if isinstance(a, sp.MatrixBase)]
+        if not shapes:
+            return fn(*args)
+        rows, cols = max(s[0] for s in shapes), max(s[1] for s in shapes)
+
+        def entry(a, i, j):
+            if not isinstance(a, sp.MatrixBase):
+                return a
+            return a[i if a.shape[0] > 1 else 0, j if a.shape[1] > 1 else 0]
+
+        return sp.Matrix(rows, cols, lambda i, j: fn(*(entry(a, i, j) for a in args)))
+
+    return staticmethod(lifted)
+
+
+def _root_power(a, b):
+    # a rule writes x ** 0.5 where torch does (to round as torch rounds): keep it a root here
+    if isinstance(b, sp.Float) and float(2 * b).is_integer():
+        b = sp.Rational(int(2 * b), 2)
+    return a**b
+
+
 class SympyOps(Arithmetic):
-    """The operations of :mod:`optlib.expr` on SymPy expressions."""
+    """The operations of :mod:`optlib.expr` on SymPy expressions and matrices."""
 
     const = staticmethod(lambda x: sp.sympify(x) if isinstance(x, float) else x)
-    sqrt = staticmethod(sp.sqrt)
+    add = _elementwise(lambda a, b: a + b)
+    sub = _elementwise(lambda a, b: a - b)
+    mul = _elementwise(lambda a, b: a * b)
+    div = _elementwise(lambda a, b: a / b)
+    neg = _elementwise(lambda a: -a)
+    ema = _elementwise(lambda m, x, beta: beta * m + (1 - beta) * x)
+    sqrt = _elementwise(sp.sqrt)
+    pow = _elementwise(_root_power)
+    abs = _elementwise(sp.Abs)
+    sign = _elementwise(sp.sign)
+    maximum = _elementwise(sp.Max)
+    minimum = _elementwise(sp.Min)
 
     @staticmethod
-    def pow(a, b):
-        # a rule writes x ** 0.5 where torch does (to round as torch rounds): keep it a root here
-        if isinstance(b, sp.Float) and float(2 * b).is_integer():
-            b = sp.Rational(int(2 * b), 2)
-        return a**b
-    abs = staticmethod(sp.Abs)
-    sign = staticmethod(sp.sign)
-    maximum = staticmethod(sp.Max)
-    minimum = staticmethod(sp.Min)
+    def total(x, over):
+        return sum(x, sp.Integer(0)) if isinstance(x, sp.MatrixBase) else x
+
+    @staticmethod
+    def unit_sum(x):
+        return sp.Matrix([sum(x.row(i), sp.Integer(0)) for i in range(x.rows)])
 
     @staticmethod
     def _decide(rel):
@@ -58,7 +96,9 @@ class SympyOps(Arithmetic):
 
     @staticmethod
     def where(c, a, b):
-        return sp.Piecewise((a, c), (b, True))
+        if isinstance(c, bool):
+            return a if c else b
+        return _elementwise(lambda x, y: sp.Piecewise((x, c), (y, True))).__func__(a, b)
 
 
 def hyper_symbols(rule, **values):
@@ -88,7 +128,8 @@ def step(rule, hypers, param, grad, state, t, order="torch"):
     rule = get(rule)
     if rule.check is not None and all(not isinstance(v, sp.Basic) or v.is_number for v in hypers.values()):
         rule.check({k: (float(v) if isinstance(v, sp.Basic) else v) for k, v in hypers.items()})
-    program = rule.program(hypers, order)
+    kind = rule.kind_of(hypers, 2) if isinstance(param, sp.MatrixBase) else "elements"
+    program = rule.program(hypers, order, kind)
     inputs = {"param": param, "grad": grad, "t": t}
 
     def leaf(node):

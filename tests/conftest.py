@@ -68,9 +68,7 @@ def roundoff_tolerance(rule, values, steps, problem=None, floor=1e-12, factor=10
         states = [reference.init_state(rule, values, x) for x in params]
         seen = []
         for t in range(1, steps + 1):
-            grads = problem.grad(params, t)
-            for i, g in enumerate(grads):
-                params[i], states[i] = reference.step(rule, values, params[i], g, states[i], t)
+            params, states = reference.step_all(rule, values, params, problem.grad(params, t), states, t)
             seen.append([*params, *(np.atleast_1d(v) for s in states for v in s.values())])
         runs.append(seen)
     spread = 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math as _m
 import numbers
 
@@ -9,7 +10,7 @@ import keras
 from keras import ops
 
 from ..expr import evaluate
-from .._faces import builtin_kwargs as _builtin_kwargs
+from .._faces import builtin_kwargs as _builtin_kwargs, unit_shape
 
 __all__ = ["RuleOptimizer", "KerasOps"]
 
@@ -89,7 +90,12 @@ class KerasOps:
         return float((a > 0) - (a < 0)) if _py(a) else ops.sign(a)
 
     def where(self, c, a, b):
+        if isinstance(c, bool):
+            return a if c else b
         return ops.where(c, self._t(a), self._t(b))
+
+    def unit_sum(self, x):  # a Keras kernel keeps its units on the last axis
+        return ops.sum(x, axis=tuple(range(len(x.shape) - 1)), keepdims=True)
 
     def ema(self, m, x, beta):
         if self.ema_form == "affine":  # RMSprop, Adadelta: rho * m + (1 - rho) * x
@@ -144,13 +150,15 @@ class RuleOptimizer(keras.optimizers.Optimizer):
         super().build(variables)
         self._slot_variables = {}
         self._scalar_variables = {}
+        per_tensor = "tensor" in self.rule.scopes(self.hypers)
         for slot in self.rule.active_slots(self.hypers):
-            if slot.scalar:  # one variable for the optimizer, as Nadam's _u_product
+            if slot.scalar:  # one variable for the optimizer (Nadam's _u_product), or one per variable
                 start = {"zeros": 0.0, "ones": 1.0}.get(slot.init)
-                self._scalar_variables[slot.name] = self.add_variable(
-                    shape=(), initializer=keras.initializers.Constant(
-                        self.hypers[slot.init] if start is None else start),
-                    dtype=variables[0].dtype if variables else keras.backend.floatx(), name=slot.name)
+                init = keras.initializers.Constant(self.hypers[slot.init] if start is None else start)
+                dtype = slot.dtype or (variables[0].dtype if variables else keras.backend.floatx())
+                made = [self.add_variable(shape=(), initializer=init, dtype=dtype, name=slot.name)
+                        for _ in (variables if per_tensor else [None])]
+                self._scalar_variables[slot.name] = made if per_tensor else made[0]
                 continue
             if slot.init in ("zeros", "ones"):
                 init = slot.init
@@ -159,57 +167,69 @@ class RuleOptimizer(keras.optimizers.Optimizer):
             else:
                 init = keras.initializers.Constant(self.hypers[slot.init])
             self._slot_variables[slot.name] = [
-                self.add_variable_from_reference(v, name=slot.name, initializer=init) for v in variables
+                self.add_variable(shape=unit_shape(v.shape, "keras"), initializer=init, dtype=v.dtype,
+                                  name=slot.name)
+                if slot.shape == "units" and self._kind(v) == "units"
+                else self.add_variable_from_reference(v, name=slot.name, initializer=init)
+                for v in variables
             ]
 
+    def scalar_state(self):
+        """The rule's scalar slots as Python floats (SWATS's ``switch_step`` and ``sgd_lr``):
+        ``{name: value}``, or ``{name: [value per variable]}`` where each variable has its own."""
+        def number(v):
+            return float(ops.convert_to_numpy(v))
+
+        return {name: [number(x) for x in var] if isinstance(var, list) else number(var)
+                for name, var in self._scalar_variables.items()}
+
+    def _kind(self, variable):
+        return self.rule.kind_of(self.hypers, len(variable.shape))
+
+    def _scalar_variable(self, name, index):
+        var = self._scalar_variables[name]
+        return var[index] if isinstance(var, list) else var
+
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        # Scalar slots first, once per step, as Nadam updates its _u_product: with the
-        # hyperparameters as Python floats (not cast) and t = iterations + 1 in their dtype.
-        if self._scalar_variables:
-            program = self.rule.program(self.hypers, "keras")
-            for name, var in self._scalar_variables.items():
-                dtype = var.dtype
-                inputs = {"t": ops.cast(self.iterations + 1, dtype)}
-                hypers = dict(self.hypers, lr=ops.cast(learning_rate, dtype))
-
-                def leaf(node, inputs=inputs, hypers=hypers):
-                    kind, key = node.op, node.args[0]
-                    if kind == "slot":
-                        return self._scalar_variables[key]
-                    return inputs[key] if kind == "input" else hypers[key]
-
-                (value,) = evaluate([program.slots[name]], leaf, KerasOps(dtype, self._ema, cast_pow=False))
-                self.assign(var, ops.cast(value, dtype))
-        super()._backend_update_step(grads, trainable_variables, learning_rate)
+        """Before Keras's per-variable steps: the totals (summed over all the variables, in
+        float64, or per variable) and the new values of the scalar slots, which then update
+        once per step (once per variable for a total per tensor), as Nadam's _u_product."""
+        steps = {}
+        for grad, variable in zip(grads, trainable_variables):
+            index = self._get_variable_index(variable)
+            steps[index] = _VariableStep(self, grad, variable, learning_rate, index)
+        totals = [step.program.totals() for step in steps.values()]
+        for k in range(len(totals[0]) if totals and len({len(n) for n in totals}) == 1 else 0):
+            parts = {i: ops.sum(ops.cast(step.value(step.program.totals()[k].args[0]), "float64"))
+                     for i, step in steps.items()}
+            whole = functools.reduce(ops.add, parts.values())
+            for i, step in steps.items():
+                node = step.program.totals()[k]
+                step.cache[id(node)] = (node, parts[i] if node.args[1].args[0] == "tensor" else whole)
+        if totals and len({len(n) for n in totals}) > 1:
+            raise NotImplementedError(f"{type(self).__name__}: variables of different kinds take different totals")
+        new_scalars = {}
+        for name in self._scalar_variables:
+            for i, step in steps.items():
+                var = self._scalar_variable(name, i)
+                if id(var) not in new_scalars:
+                    new_scalars[id(var)] = (var, step.scalar_value(name, var.dtype))
+                value = ops.cast(new_scalars[id(var)][1], var.dtype)
+                node = step.program.slots[name]
+                step.cache[id(node)] = (node, ops.cast(value, step.dtype))
+        self._steps = steps
+        try:
+            super()._backend_update_step(grads, trainable_variables, learning_rate)
+        finally:
+            self._steps = None
+        for var, value in new_scalars.values():
+            self.assign(var, ops.cast(value, var.dtype))
 
     def update_step(self, gradient, variable, learning_rate):
-        dtype = variable.dtype
-        program = self.rule.program(self.hypers, "keras")
-        index = self._get_variable_index(variable)
-        inputs = {
-            "param": variable,
-            "grad": ops.cast(gradient, dtype),
-            "t": ops.cast(self.iterations + 1, self._scalar_dtype or dtype),
-        }
-        hypers = dict(self.hypers, lr=ops.cast(learning_rate, dtype))
-        hypers.update({k: ops.cast(hypers[k], dtype) for k in self._cast_hypers})
-        slots = {name: vs[index] for name, vs in self._slot_variables.items()}
-        # a scalar slot has already been updated this step: its new value is the variable
-        cache = {id(program.slots[name]): (program.slots[name], ops.cast(var, dtype))
-                 for name, var in self._scalar_variables.items()}
-
-        def leaf(node):
-            kind, name = node.op, node.args[0]
-            if kind == "slot" and name in self._scalar_variables:
-                raise NotImplementedError(f"the Keras face updates scalar slot {name!r} before the step; "
-                                          "a rule may read it only after assigning it")
-            return inputs[name] if kind == "input" else slots[name] if kind == "slot" else hypers[name]
-
-        tensor_slots = [name for name in program.slots if name in slots]
-        new_param, *new_slots = evaluate([program.param, *(program.slots[n] for n in tensor_slots)], leaf,
-                                         KerasOps(dtype, self._ema, self._cast_pow), cache)
-        for name, value in zip(tensor_slots, new_slots):
-            self.assign(slots[name], value)
+        step = self._steps[self._get_variable_index(variable)]
+        new_param, *new_slots = step.evaluate([step.program.param, *(step.program.slots[n] for n in step.tensor_slots)])
+        for name, value in zip(step.tensor_slots, new_slots):
+            self.assign(step.slots[name], value)
         self.assign(variable, new_param)
 
     @classmethod
@@ -233,3 +253,57 @@ class RuleOptimizer(keras.optimizers.Optimizer):
         config = super().get_config()
         config.update({key: self.hypers[name] for key, name in self._config_keys.items()})
         return config
+
+
+class _VariableStep:
+    """One variable's step: its program (for its kind), inputs, slots and evaluation cache.
+
+    Scalars are computed as Keras computes them: hyperparameters as Python floats, the learning
+    rate and ``t = iterations + 1`` cast to the variable's dtype (or ``_scalar_dtype``).  A
+    scalar slot reads its value from before the step (a copy), every reader of its new value
+    the new value."""
+
+    def __init__(self, opt, gradient, variable, learning_rate, index):
+        self.dtype = dtype = variable.dtype
+        self.program = opt.rule.program(opt.hypers, "keras", opt._kind(variable))
+        self.inputs = {"param": variable, "grad": ops.cast(gradient, dtype),
+                       "t": ops.cast(opt.iterations + 1, opt._scalar_dtype or dtype)}
+        self.hypers = dict(opt.hypers, lr=ops.cast(learning_rate, dtype))
+        self.hypers.update({k: ops.cast(self.hypers[k], dtype) for k in opt._cast_hypers})
+        self.slots = {name: vs[index] for name, vs in opt._slot_variables.items()}
+        self.scalar_slots = {name: ops.copy(ops.convert_to_tensor(opt._scalar_variable(name, index)))
+                             for name in opt._scalar_variables}
+        self.tensor_slots = [name for name in self.program.slots if name in self.slots]
+        self.ops = KerasOps(dtype, opt._ema, opt._cast_pow)
+        self.scalar_ops = KerasOps(dtype, opt._ema, cast_pow=False)
+        self.opt = opt
+        self.cache = {}
+
+    def leaf(self, node):
+        kind, name = node.op, node.args[0]
+        if kind == "slot":
+            return self.scalar_slots[name] if name in self.scalar_slots else self.slots[name]
+        return self.inputs[name] if kind == "input" else self.hypers[name]
+
+    def value(self, node):
+        return evaluate([node], self.leaf, self.ops, self.cache)[0]
+
+    def evaluate(self, nodes):
+        return evaluate(nodes, self.leaf, self.ops, self.cache)
+
+    def scalar_value(self, name, dtype):
+        """A scalar slot's new value, with the hyperparameters as Python floats (not cast) and
+        ``t`` in the slot's dtype, as Nadam updates its _u_product; the totals it reads are in
+        the cache."""
+        inputs = {"t": ops.cast(self.opt.iterations + 1, dtype)}
+        hypers = dict(self.opt.hypers, lr=ops.cast(self.hypers["lr"], dtype))
+
+        def leaf(node):
+            kind, key = node.op, node.args[0]
+            if kind == "slot":
+                return self.scalar_slots[key]
+            return inputs[key] if kind == "input" else hypers[key]
+
+        cache = {k: v for k, v in self.cache.items() if v[0].op == "total"}
+        (value,) = evaluate([self.program.slots[name]], leaf, KerasOps(dtype, self.opt._ema, cast_pow=False), cache)
+        return value

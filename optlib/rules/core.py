@@ -90,9 +90,13 @@ class Slot:
     hyperparameter's name.
 
     ``when(h)`` says whether the slot exists for hyperparameters ``h`` (a dict).  ``scalar``:
-    the slot holds one number that depends only on ``t``, the hyperparameters and itself (Nadam's
-    product of momentum coefficients); torch keeps it per parameter as a 0-dim tensor, Keras as
-    one variable of the optimizer, updated once per step before the variables are.
+    the slot holds one number for the scope it is computed over: for every parameter when it
+    depends only on ``t``, the hyperparameters and itself (Nadam's product of momentum
+    coefficients), else the scope of the totals it is computed from (SWATS's learned rate);
+    torch keeps it per parameter as a 0-dim tensor, Keras as one variable of the optimizer
+    (one per variable when the scope is a tensor).  ``dtype``: a scalar slot's dtype where it
+    is not the framework's scalar dtype (``"float64"``).  ``shape="units"``: one number per
+    unit of a parameter that has units (``math.has_units``), else per element.
     """
 
     name: str
@@ -100,6 +104,8 @@ class Slot:
     init: str = "zeros"
     when: Callable[[dict], bool] | None = None
     scalar: bool = False
+    dtype: str | None = None
+    shape: str = "param"
 
 
 @dataclass
@@ -159,10 +165,11 @@ class Rule:
                 key.append((h.name, values[h.name] != 0))
         return tuple(key)
 
-    def program(self, values, order="torch"):
+    def program(self, values, order="torch", kind="elements"):
         """The traced step for hyperparameters ``values`` (cached by their structure), with the
-        operations associated as framework ``order`` (``"torch"`` or ``"keras"``) does."""
-        key = (self.structure(values), order)
+        operations associated as framework ``order`` (``"torch"`` or ``"keras"``) does, for a
+        parameter of ``kind`` (``"elements"``, or ``"units"``: see ``math.has_units``)."""
+        key = (self.structure(values), order, kind)
         if key not in self._programs:
             traced = {}
             for h in self.hypers:
@@ -173,8 +180,22 @@ class Rule:
                     traced[h.name] = Node("hyper", (h.name,), is_tensor=False, truth=truth)
             active = self.active_slots(values)
             self._programs[key] = trace_step(self.step, [s.name for s in active], traced, order,
-                                             [s.name for s in active if s.scalar])
+                                             [s.name for s in active if s.scalar], kind)
         return self._programs[key]
+
+    def kind_of(self, values, ndim):
+        """The kind of a parameter with ``ndim`` dimensions for this rule's step at ``values``:
+        ``"units"`` when it has two or more and the step asks, else ``"elements"``."""
+        if ndim >= 2 and self.program(values).asked_kind:
+            return "units"
+        return "elements"
+
+    def scopes(self, values):
+        """The scopes of the totals in the step at ``values`` (for parameters of either kind)."""
+        out = set()
+        for kind in ("elements", "units") if self.program(values).asked_kind else ("elements",):
+            out.update(node.args[1].args[0] for node in self.program(values, kind=kind).totals())
+        return out
 
     def source(self):
         """The step function's source, as a chapter shows it."""

@@ -2,38 +2,56 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.optim.optimizer import _get_scalar_dtype
 
 from ._plan import Node, Plan, evaluate_scalars, scalar_nodes
-from .._faces import builtin_kwargs as _builtin_kwargs
+from .._faces import builtin_kwargs as _builtin_kwargs, unit_shape
 
 __all__ = ["RuleOptimizer"]
 
 
 class _Compiled:
-    """A rule's traced step for one structure, with its plans (one per choice of branches)."""
+    """A rule's traced step for one structure and kind of parameter, with its plans (one per
+    choice of branches), and the plans that compute the operands of its totals."""
 
-    def __init__(self, program, slot_names, scalar_slot_names=()):
+    def __init__(self, program, slot_names, scalar_slot_names=(), unit_slots=()):
         self.program = program
         self.slot_names = slot_names  # tensor slots, in the plan's buffers
         self.scalar_slot_names = scalar_slot_names
+        self.unit_slots = unit_slots
         self.assigned = {id(program.slots[n]): n for n in scalar_slot_names if n in program.slots}
         self.scalars = scalar_nodes(program)
-        self.tensor_wheres = _tensor_wheres(program)
+        self.tensor_wheres = _tensor_wheres([program.param, *program.slots.values()])
+        self.totals = program.totals()
+        self.total_wheres = _tensor_wheres([n.args[0] for n in self.totals])
         self.plans = {}
 
+    @staticmethod
+    def _choices(wheres, sv):
+        return {id(w): bool(w.args[0].args[0] if w.args[0].op == "const" else sv[id(w.args[0])]) for w in wheres}
+
     def plan(self, sv, grads_owned):
-        choices = {id(w): bool(w.args[0].args[0] if w.args[0].op == "const" else sv[id(w.args[0])])
-                   for w in self.tensor_wheres}
+        choices = self._choices(self.tensor_wheres, sv)
         key = (tuple(choices.values()), grads_owned)
         if key not in self.plans:
-            self.plans[key] = Plan(self.program, choices, self.slot_names, grads_owned)
+            self.plans[key] = Plan(self.program, choices, self.slot_names, grads_owned, self.unit_slots)
+        return self.plans[key]
+
+    def total_plan(self, sv):
+        """The plan that computes every total's operand (never overwriting an input)."""
+        choices = self._choices(self.total_wheres, sv)
+        key = ("totals", tuple(choices.values()))
+        if key not in self.plans:
+            self.plans[key] = Plan(self.program, choices, self.slot_names, False, self.unit_slots,
+                                   outputs=[n.args[0] for n in self.totals])
         return self.plans[key]
 
 
-def _tensor_wheres(program):
-    out, seen, stack = [], set(), [program.param, *(n for n in program.slots.values() if n.is_tensor)]
+def _tensor_wheres(roots):
+    out, seen, stack = [], set(), [n for n in roots if n.is_tensor]
     while stack:
         n = stack.pop()
         if not isinstance(n, Node) or id(n) in seen:
@@ -84,25 +102,25 @@ class RuleOptimizer(torch.optim.Optimizer):
         math, or None when only optlib's variant can."""
         return _builtin_kwargs(cls, hypers)
 
-    def _group_program(self, group):
-        """The validated hyperparameters of ``group`` and their compiled step.  Both are kept
-        until a value in the group changes (a scheduler's new lr, say), so a step re-validates
-        only what changed and never pays for validation on the hot path otherwise."""
+    def _group_values(self, group):
+        """The validated hyperparameters of ``group``, kept until a value in the group changes
+        (a scheduler's new lr, say), so a step re-validates only what changed and never pays
+        for validation on the hot path otherwise."""
         key = tuple((k, _frozen(v)) for k, v in group.items() if k != "params")
         cached = self._group_cache.get(id(group))
         if cached is None or cached[0] != key:
-            values = self._hypers(group)
-            cached = (key, values, self._compiled_for(values))
+            cached = (key, self._hypers(group))
             self._group_cache[id(group)] = cached
-        return cached[1], cached[2]
+        return cached[1]
 
-    def _compiled_for(self, values):
-        key = self.rule.structure(values)
+    def _compiled_for(self, values, kind="elements"):
+        key = (self.rule.structure(values), kind)
         if key not in self._compiled:
             active = self.rule.active_slots(values)
-            self._compiled[key] = _Compiled(self.rule.program(values, "torch"),
-                                            tuple(s.name for s in active if not s.scalar),
-                                            tuple(s.name for s in active if s.scalar))
+            self._compiled[key] = _Compiled(
+                self.rule.program(values, "torch", kind), tuple(s.name for s in active if not s.scalar),
+                tuple(s.name for s in active if s.scalar),
+                tuple(s.name for s in active if s.shape == "units" and kind == "units"))
         return self._compiled[key]
 
     def _init_state(self, p, values):
@@ -110,20 +128,25 @@ class RuleOptimizer(torch.optim.Optimizer):
         if "step" in state:
             return state
         state["step"] = torch.tensor(0.0, dtype=torch.float32)
+        units = self.rule.kind_of(values, p.ndim) == "units"
         with torch.no_grad():
             for slot in self.rule.active_slots(values):
                 if slot.scalar:  # a 0-dim tensor in torch's scalar dtype, as NAdam's mu_product
                     start = {"zeros": 0.0, "ones": 1.0}.get(slot.init)
                     state[slot.name] = torch.tensor(values[slot.init] if start is None else start,
-                                                    dtype=_get_scalar_dtype())
-                elif slot.init == "zeros":
-                    state[slot.name] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                                                    dtype=_scalar_dtype(slot))
+                    continue
+                like = p
+                if units and slot.shape == "units":
+                    like = p.new_empty(unit_shape(p.shape, "torch"))
+                if slot.init == "zeros":
+                    state[slot.name] = torch.zeros_like(like, memory_format=torch.preserve_format)
                 elif slot.init == "ones":
-                    state[slot.name] = torch.ones_like(p, memory_format=torch.preserve_format)
+                    state[slot.name] = torch.ones_like(like, memory_format=torch.preserve_format)
                 elif slot.init == "param":
                     state[slot.name] = p.detach().clone(memory_format=torch.preserve_format)
                 else:
-                    state[slot.name] = torch.full_like(p, values[slot.init], memory_format=torch.preserve_format)
+                    state[slot.name] = torch.full_like(like, values[slot.init], memory_format=torch.preserve_format)
         return state
 
     def load_state_dict(self, state_dict):
@@ -132,11 +155,23 @@ class RuleOptimizer(torch.optim.Optimizer):
         after a round trip torch.optim.NAdam's float32 ``mu_product`` becomes float64 and its
         trajectory changes; here a round trip is bitwise."""
         super().load_state_dict(state_dict)
-        scalar = [s.name for s in self.rule.slots if s.scalar]
+        scalar = [s for s in self.rule.slots if s.scalar]
         for state in self.state.values():
-            for name in scalar:
-                if name in state:
-                    state[name] = state[name].to(dtype=_get_scalar_dtype(), device="cpu")
+            for slot in scalar:
+                if slot.name in state:
+                    state[slot.name] = state[slot.name].to(dtype=_scalar_dtype(slot), device="cpu")
+
+    def scalar_state(self):
+        """The rule's scalar slots as Python floats (SWATS's ``switch_step`` and ``sgd_lr``,
+        NAdam's ``mu_product``): ``{name: value}`` where every parameter holds the same value,
+        else ``{name: [value per parameter with state, in param-group order]}``."""
+        params = [p for group in self.param_groups for p in group["params"] if p in self.state]
+        out = {}
+        for slot in self.rule.slots:
+            values = [float(self.state[p][slot.name]) for p in params if slot.scalar and slot.name in self.state[p]]
+            if values:
+                out[slot.name] = values[0] if len(set(values)) == 1 else values
+        return out
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -145,36 +180,99 @@ class RuleOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
-            values, compiled = self._group_program(group)
-            states = []
-            for p in params:
-                if p.grad.is_sparse:
-                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-                states.append(self._init_state(p, values))
-            torch._foreach_add_([state["step"] for state in states], 1)
-            buckets = {}
-            for p, state in zip(params, states):
-                scalar_state = tuple(float(state[name]) for name in compiled.scalar_slot_names)
-                key = (p.device, p.dtype, float(state["step"]), scalar_state)
-                buckets.setdefault(key, []).append(p)
-            maximize = group.get("maximize", False)
-            for (_, _, t, _), ps in buckets.items():
-                grads = [p.grad for p in ps]
-                if maximize:
-                    grads = torch._foreach_neg(grads)
-                slots = [[self.state[p][name] for p in ps] for name in compiled.slot_names]
-                scalar_slots = {name: self.state[ps[0]][name] for name in compiled.scalar_slot_names}
-                new_scalars = {}
-                sv = evaluate_scalars(compiled.scalars, values, t, scalar_slots, compiled.assigned, new_scalars)
-                for name, value in new_scalars.items():
-                    for p in ps:
-                        self.state[p][name].copy_(value)
-                compiled.plan(sv, maximize).run(ps, grads, slots, sv)
+        buckets = [b for g, group in enumerate(self.param_groups) for b in self._buckets(g, group)]
+        if any(b.compiled.totals for b in buckets):
+            self._totals(buckets)
+        for b in buckets:
+            compiled = b.compiled
+            new_scalars = {}
+            sv = evaluate_scalars(compiled.scalars, b.values, b.t, b.scalar_slots, compiled.assigned, new_scalars,
+                                  b.totals)
+            for name, value in new_scalars.items():
+                for p in b.params:
+                    self.state[p][name].copy_(value)
+            compiled.plan(sv, b.maximize).run(b.params, b.grads, b.slots, sv)
         return loss
+
+    def _buckets(self, index, group):
+        """The parameters of ``group`` that have gradients, in buckets that one plan runs at
+        once: same device, dtype, step count, scalar state and kind (and, for a rule with a
+        total per tensor, one tensor each)."""
+        params = [p for p in group["params"] if p.grad is not None]
+        if not params:
+            return []
+        values = self._group_values(group)
+        states = []
+        for p in params:
+            if p.grad.is_sparse:
+                raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+            states.append(self._init_state(p, values))
+        torch._foreach_add_([state["step"] for state in states], 1)
+        per_tensor = "tensor" in self.rule.scopes(values)
+        scalar_names = [s.name for s in self.rule.active_slots(values) if s.scalar]
+        buckets = {}
+        for p, state in zip(params, states):
+            key = (p.device, p.dtype, float(state["step"]), tuple(float(state[n]) for n in scalar_names),
+                   self.rule.kind_of(values, p.ndim), id(p) if per_tensor else None)
+            buckets.setdefault(key, []).append(p)
+        maximize = group.get("maximize", False)
+        out = []
+        for (_, _, t, _, kind, _), ps in buckets.items():
+            compiled = self._compiled_for(values, kind)
+            grads = [p.grad for p in ps]
+            if maximize:
+                grads = torch._foreach_neg(grads)
+            out.append(_Bucket(index, values, compiled, t, ps, grads, maximize,
+                               [[self.state[p][name] for p in ps] for name in compiled.slot_names],
+                               {name: self.state[ps[0]][name] for name in compiled.scalar_slot_names}))
+        return out
+
+    @staticmethod
+    def _totals(buckets):
+        """Each bucket's totals: the sums of their operands over the bucket, then over the
+        scope (every bucket, the bucket's param group, or the bucket's one tensor), in float64."""
+        parts = []
+        for b in buckets:
+            if not b.compiled.totals:
+                parts.append([])
+                continue
+            sv = evaluate_scalars(b.compiled.scalars, b.values, b.t, b.scalar_slots)
+            plan = b.compiled.total_plan(sv)
+            env = plan.run(b.params, b.grads, b.slots, sv)
+            sums = torch.stack([x.sum(dtype=torch.float64) for buf in plan.output_bufs for x in env[buf]])
+            parts.append(sums.view(len(plan.output_bufs), -1).sum(dim=1).tolist())
+        counts = {len(p) for p, b in zip(parts, buckets) if b.compiled.totals}
+        if len(counts) > 1:
+            raise NotImplementedError("parameters of different kinds take different totals")
+        for k in range(counts.pop()):
+            for b, part in zip(buckets, parts):
+                if not part:
+                    continue
+                node = b.compiled.totals[k]
+                scope = node.args[1].args[0]
+                if scope == "tensor":
+                    value = part[k]
+                else:
+                    value = math.fsum(q[k] for q, c in zip(parts, buckets)
+                                      if q and (scope == "all" or c.group == b.group))
+                b.totals[id(node)] = value
+
+
+class _Bucket:
+    """Parameters one plan runs at once, with their group's hyperparameters and state."""
+
+    __slots__ = ("group", "values", "compiled", "t", "params", "grads", "maximize", "slots", "scalar_slots",
+                 "totals")
+
+    def __init__(self, group, values, compiled, t, params, grads, maximize, slots, scalar_slots):
+        self.group, self.values, self.compiled, self.t = group, values, compiled, t
+        self.params, self.grads, self.maximize = params, grads, maximize
+        self.slots, self.scalar_slots, self.totals = slots, scalar_slots, {}
+
+
+def _scalar_dtype(slot):
+    """A scalar slot's dtype: torch's scalar dtype (as NAdam's mu_product), or the slot's own."""
+    return getattr(torch, slot.dtype) if slot.dtype else _get_scalar_dtype()
 
 
 def _frozen(value):

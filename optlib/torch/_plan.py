@@ -54,15 +54,18 @@ def scalar_nodes(program):
     return order
 
 
-def evaluate_scalars(order, hypers, t, slots=None, assigned=None, new_slots=None):
+def evaluate_scalars(order, hypers, t, slots=None, assigned=None, new_slots=None, totals=None):
     """Values of the scalar nodes (by id) for hyperparameters ``hypers`` and step ``t``.
 
     Scalar slots: ``slots`` maps each to its 0-dim state tensor and ``assigned`` maps the id of
     the node a rule assigns to it to its name.  Every other node reads a scalar slot as a Python
     float; its new value is computed with the slot as a tensor (``mu_product *= mu`` in the
     state's dtype, as torch.optim does), stored in ``new_slots`` and read as a float after.
+    ``totals`` maps the id of each ``total`` node to its value; without it, a total and what is
+    computed from it are NaN (enough to compute the totals' operands, which never read one).
     """
     vals = {}
+    totals = totals or {}
 
     def v(a):
         return a.args[0] if a.op == "const" else vals[id(a)]
@@ -74,6 +77,8 @@ def evaluate_scalars(order, hypers, t, slots=None, assigned=None, new_slots=None
             vals[id(n)] = t
         elif n.op == "slot":  # a scalar slot's value before this step
             vals[id(n)] = float(slots[n.args[0]])
+        elif n.op == "total":
+            vals[id(n)] = totals.get(id(n), _m.nan)
         elif n.op == "where":
             vals[id(n)] = v(n.args[1]) if v(n.args[0]) else v(n.args[2])
         else:
@@ -102,7 +107,7 @@ def _with_slot_tensor(node, name, tensor, vals):
             return tensor
         if id(n) in memo:
             return memo[id(n)]
-        if n.op in ("hyper", "input", "slot"):
+        if n.op in ("hyper", "input", "slot", "total"):
             out = vals[id(n)]
         elif n.op == "where":
             out = tv(n.args[1]) if tv(n.args[0]) else tv(n.args[2])
@@ -161,7 +166,7 @@ class _Coef:
 class Plan:
     """Instructions for one structure of one rule; ``run`` executes them on a bucket."""
 
-    def __init__(self, program, choices, slot_names, grads_owned):
+    def __init__(self, program, choices, slot_names, grads_owned, unit_slots=(), outputs=None):
         self.program = program
         self.choices = choices  # id(where node) -> bool, for wheres that pick tensors
         self.instructions = []
@@ -170,11 +175,20 @@ class Plan:
         self.loc = {}
         self.owned = set()
         self.readers = {}
+        self.unit_slots = frozenset(unit_slots)  # slots holding one number per unit
+        self._reduced_memo = {}
         self.slot_buf = {name: 2 + i for i, name in enumerate(slot_names)}
         # tensor slots only: scalar slots are computed with the scalars (evaluate_scalars)
-        self.roots = [self.program.param, *(n for k, n in self.program.slots.items() if k in self.slot_buf)]
+        self.outputs = outputs
+        if outputs is None:
+            self.roots = [self.program.param, *(n for k, n in self.program.slots.items() if k in self.slot_buf)]
+        else:  # only compute these values (a total's operands), into temporaries
+            self.roots = list(outputs)
         self._analyse(grads_owned)
-        self._emit()
+        if outputs is None:
+            self._emit()
+        else:
+            self.output_bufs = [self._materialize(n, consume=False) for n in outputs]
 
     # --- graph ---------------------------------------------------------------------------
     def _resolve(self, n):
@@ -238,6 +252,8 @@ class Plan:
         src = self._materialize(node, consume=False)
         self.deferred.append((buf, src))
         self.loc[id(node)] = src
+        # the copy at the end reads src too: no operation may overwrite it before then
+        self.readers[id(self._resolve(node))] = self.readers.get(id(self._resolve(node)), 0) + 1
 
     def _other_readers(self, old, node):
         """Live nodes that read ``old`` and are not on ``node``'s in-place chain."""
@@ -408,14 +424,30 @@ class Plan:
             self.readers[k] -= 1
         return self.loc[k]
 
-    def _take(self, n):
-        """Read ``n`` for an operation: ``(buffer, whether the operation may overwrite it)``.
+    def _reduced(self, n):
+        """Whether tensor ``n`` holds one number per unit (it broadcasts against the parameter)."""
+        n = self._resolve(n)
+        if id(n) not in self._reduced_memo:
+            if n.op == "unit_sum":
+                out = True
+            elif n.op in ("slot", "input"):
+                out = n.op == "slot" and n.args[0] in self.unit_slots
+            else:
+                out = all(self._reduced(a) for a in self._args(n) if a.is_tensor)
+            self._reduced_memo[id(n)] = out
+        return self._reduced_memo[id(n)]
 
-        It may when this is ``n``'s last reader and ``n`` lives in a temporary of ours.
+    def _take(self, n, result):
+        """Read ``n`` for the operation computing ``result``: ``(buffer, whether the operation
+        may overwrite it)``.
+
+        It may when this is ``n``'s last reader, ``n`` lives in a temporary of ours and has
+        ``result``'s shape (not one number per unit where ``result`` has one per element).
         """
         src = self._materialize(n, consume=False)
         k = id(self._resolve(n))
-        steal = self.readers.get(k, 0) == 1 and src in self.owned
+        steal = (self.readers.get(k, 0) == 1 and src in self.owned
+                 and self._reduced(n) <= self._reduced(result))
         self.readers[k] = self.readers.get(k, 0) - 1
         return src, steal
 
@@ -437,9 +469,14 @@ class Plan:
     def _compute(self, node):
         op, args = node.op, self._args(node)
         unary = {"sqrt": "sqrt", "abs": "abs", "sign": "sign", "neg": "neg"}
+        if op == "unit_sum":  # per unit: over every dimension but the first, kept
+            src = self._materialize(args[0])
+            self._out(node, src, False, None,
+                      lambda xs: [x.sum(dim=tuple(range(1, x.ndim)), keepdim=True) for x in xs])
+            return
         if op in unary:
             (a,) = args
-            src, steal = self._take(a)
+            src, steal = self._take(a, node)
             name = unary[op]
             self._out(node, src, steal, getattr(_fe, f"_foreach_{name}_"), getattr(_fe, f"_foreach_{name}"))
             return
@@ -451,7 +488,7 @@ class Plan:
                 self._compute_reflected(node, op, a, b)
                 return
             if not b.is_tensor:
-                src, steal = self._take(a)
+                src, steal = self._take(a, node)
                 s = self._scalar(b)
                 self._out(node, src, steal, getattr(_fe, f"_foreach_{op}_"), getattr(_fe, f"_foreach_{op}"),
                           lambda env, sv: s(sv))
@@ -459,8 +496,10 @@ class Plan:
             if op in ("add", "sub") and b.op == "mul" and all(x.is_tensor for x in self._args(b)):
                 # x +- y*z: one pass, as torch's square_avg.addcmul(grad_avg, grad_avg, value=-1)
                 y, z = self._args(b)
-                src, steal = self._take(a)
+                # the other operands first: computing them may read a, which must not be
+                # overwritten by a reader that runs before this operation
                 ysrc, zsrc = self._materialize(y), self._materialize(z)
+                src, steal = self._take(a, node)
                 value = 1.0 if op == "add" else -1.0
                 self._out(node, src, steal, lambda x, y, z: _fe._foreach_addcmul_(x, y, z, value),
                           lambda x, y, z: _fe._foreach_addcmul(x, y, z, value),
@@ -470,15 +509,15 @@ class Plan:
                 scaled = self._scaled_tensor(b)
                 if scaled is not None:  # x + c*y: one pass, as torch's grad.add(param, alpha=wd)
                     y, coef = scaled
-                    src, steal = self._take(a)
                     ysrc = self._materialize(y)
+                    src, steal = self._take(a, node)
                     c = coef.times(sign=1.0 if op == "add" else -1.0)
                     self._out(node, src, steal, lambda x, y, a: _fe._foreach_add_(x, y, alpha=a),
                               lambda x, y, a: _fe._foreach_add(x, y, alpha=a),
                               lambda env, sv: env[ysrc], lambda env, sv: c.value(sv))
                     return
-            src, steal = self._take(a)
             bsrc = self._materialize(b)
+            src, steal = self._take(a, node)
             self._out(node, src, steal, getattr(_fe, f"_foreach_{op}_"), getattr(_fe, f"_foreach_{op}"),
                       lambda env, sv: env[bsrc])
             return
@@ -492,7 +531,7 @@ class Plan:
         raise NotImplementedError(f"the torch face cannot run {op!r} on tensors")
 
     def _compute_reflected(self, node, op, scalar, b):
-        src, steal = self._take(b)
+        src, steal = self._take(b, node)
         s = self._scalar(scalar)
         if op == "sub":  # s - x = -(x) + s
             self._out(node, src, steal, _fe._foreach_neg_, _fe._foreach_neg)
@@ -520,5 +559,6 @@ class Plan:
             instruction(env, sv)
         for dst, src in self.deferred:
             _fe._foreach_copy_(env[dst], env[src])
+        return env
 
 
