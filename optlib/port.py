@@ -172,8 +172,12 @@ def _keras_optimizer(obj):
 
 
 def _no_rule(name, framework):
+    import optlib.keras as ok
+    import optlib.torch as ot
+
+    names = sorted({c.__name__ for c in ot.CLASSES} | {c.__name__ for c in ok.CLASSES}, key=str.lower)
     return (f"{framework}'s {name} has no optlib rule, so there is no exact counterpart in the other framework; "
-            f"optlib ports SGD, Adam, AdamW, Adagrad, RMSprop, Adadelta, Adamax, Nadam/NAdam and RAdam")
+            f"optlib ports {', '.join(names)}")
 
 
 def _keras_hypers(opt):
@@ -307,7 +311,9 @@ def trajectories(keras_optimizer, torch_factory, problem=None, steps=50):
 
     For float64 throughout, call ``keras.config.set_floatx("float64")`` (Keras's learning rate is
     a floatx variable) and ``torch.set_default_dtype(torch.float64)`` (NAdam's product of
-    momentum coefficients is kept in torch's default dtype) first.
+    momentum coefficients is kept in torch's default dtype) first.  Keras gets each tensor
+    transposed, as a Keras kernel is torch's weight transposed (its units last), and its
+    trajectory is returned in torch's layout.
     """
     import keras
     import numpy as np
@@ -316,14 +322,15 @@ def trajectories(keras_optimizer, torch_factory, problem=None, steps=50):
     from . import problems
 
     problem = problem or problems.wavy()
-    variables = [keras.Variable(np.array(x, np.float64), dtype="float64") for x in problem.x0]
+    variables = [keras.Variable(np.transpose(np.array(x, np.float64)), dtype="float64") for x in problem.x0]
     params = [torch.tensor(np.array(x, np.float64), requires_grad=True) for x in problem.x0]
     opt = torch_factory(params)
     ks, ts = [[np.array(x, np.float64) for x in problem.x0]], [[np.array(x, np.float64) for x in problem.x0]]
     for t in range(1, steps + 1):
         grads = problem.grad(ks[-1], t)
-        keras_optimizer.apply([keras.ops.convert_to_tensor(g, dtype="float64") for g in grads], variables)
-        ks.append([np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in variables])
+        keras_optimizer.apply([keras.ops.convert_to_tensor(np.transpose(g), dtype="float64") for g in grads],
+                              variables)
+        ks.append([np.transpose(np.asarray(keras.ops.convert_to_numpy(v), np.float64)) for v in variables])
         for p, g in zip(params, problem.grad(ts[-1], t)):
             p.grad = torch.tensor(g, dtype=p.dtype)
         opt.step()

@@ -19,10 +19,82 @@ SHAPES = [(5, 3), (4,), (2, 1, 3)]
 CLASSES = [cls.__name__ for cls in ot.CLASSES]
 
 
+class ReferenceOptimizer(torch.optim.Optimizer):
+    """torch.optim's base optimizer around optlib's NumPy float64 reference: the comparator for
+    a class torch has no built-in of (SWATS, ND-Adam).  It takes the class's keywords and param
+    groups, reads each group's hyperparameters as the class does (so schedulers and per-group
+    values reach it), and steps every parameter with a gradient at once, in float64, from the
+    parameter's value, casting the result back to the parameter's dtype."""
+
+    def __init__(self, params, face, foreach=None, **kwargs):
+        self.face = face
+        self.rule = face.rule
+        defaults = face([torch.zeros(1, requires_grad=True)], **kwargs).defaults
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        from optlib import reference
+
+        params, hypers, groups = [], [], []
+        for index, group in enumerate(self.param_groups):
+            values = self.face._hypers(self, group)
+            for p in group["params"]:
+                if p.grad is not None:
+                    params.append(p)
+                    hypers.append({**values, **({"weight_decay": values["weight_decay"]} if "weight_decay" in values
+                                                else {})})
+                    groups.append(index)
+        if not params:
+            return loss
+        sign = [-1.0 if self.param_groups[g].get("maximize", False) else 1.0 for g in groups]
+        for p, h in zip(params, hypers):
+            state = self.state[p]
+            if not state:
+                state["step"] = 0
+                state["slots"] = reference.init_state(self.rule, h, p.detach().double().numpy())
+            state["step"] += 1
+        new, slots = reference.step_all(
+            self.rule, hypers, [p.detach().double().numpy() for p in params],
+            [s * p.grad.double().numpy() for s, p in zip(sign, params)], [self.state[p]["slots"] for p in params],
+            self.state[params[0]]["step"], groups=groups)
+        for p, x, st in zip(params, new, slots):
+            p.copy_(torch.from_numpy(x).to(p.dtype))
+            self.state[p]["slots"] = st
+        return loss
+
+
 def torch_classes(name):
-    """``(optlib class, torch.optim class)`` for a class name, or for a rule's name."""
+    """``(optlib class, what it must match)`` for a class name or a rule's name: the
+    torch.optim class of the same name or, where torch has none, :class:`ReferenceOptimizer`
+    (made from the same keywords)."""
     cls = getattr(ot, name) if name in CLASSES else ot.by_rule[name]
-    return cls, getattr(torch.optim, cls.__name__)
+    builtin = getattr(torch.optim, cls.__name__, None)
+    if builtin is None:
+        def builtin(params, **kwargs):
+            return ReferenceOptimizer(params, cls, **kwargs)
+        builtin.is_reference = True
+    return cls, builtin
+
+
+def is_reference(builtin):
+    return getattr(builtin, "is_reference", False)
+
+
+def assert_matches(ours, theirs, builtin):
+    """Bitwise against a torch.optim built-in; against the reference, to round-off: in
+    float64 1e-12 relative, in float32 1e-4 (torch rounds every operation to float32, the
+    reference only each step's result)."""
+    if not is_reference(builtin):
+        return assert_same(ours, theirs)
+    for x, y in zip(ours, theirs):
+        x, y = x.detach(), y.detach()
+        tol = 1e-12 if x.dtype == torch.float64 else 1e-4
+        assert torch.allclose(x.double(), y.double(), rtol=tol, atol=tol), float((x.double() - y.double()).abs().max())
 
 
 @pytest.fixture
@@ -89,7 +161,7 @@ def test_matches_builtin_bitwise_over_random_hyperparameters(name, data):
         return
     ours, _ = run(lambda ps: cls(ps, **cls.kwargs_for(values)), steps=20, dtype=dtype)
     theirs, _ = run(lambda ps: builtin(ps, **kwargs, foreach=False), steps=20, dtype=dtype)
-    assert_same(ours, theirs)
+    assert_matches(ours, theirs, builtin)
 
 
 @pytest.mark.parametrize("name", RULES)
@@ -139,7 +211,7 @@ def test_lr_schedulers_match_builtin(name, scheduler):
     }[scheduler]
     ours, _ = run(lambda ps: cls(ps, **cls.kwargs_for(values)), schedule=make_sched)
     theirs, _ = run(lambda ps: builtin(ps, **cls.builtin_kwargs(values), foreach=False), schedule=make_sched)
-    assert_same(ours, theirs)
+    assert_matches(ours, theirs, builtin)
 
 
 @pytest.mark.parametrize("name", CLASSES)
@@ -149,8 +221,13 @@ def test_bfloat16_parameters_match_builtin(name):
     ours, o1 = run(lambda ps: cls(ps, **cls.kwargs_for(values)), dtype=torch.bfloat16)
     theirs, o2 = run(lambda ps: builtin(ps, **cls.builtin_kwargs(values), foreach=False), dtype=torch.bfloat16)
     assert all(p.dtype == torch.bfloat16 for p in ours)
-    for a, b in zip(ours, theirs):  # same arithmetic in bf16; foreach may round a few elements apart
-        assert torch.allclose(a.float(), b.float(), rtol=2e-2, atol=2e-2)
+    # same arithmetic in bf16; foreach may round a few elements apart.  Against the float64
+    # reference (cast to bf16 after each step) every operation of the face rounds to 8 bits
+    # (0.4 %), about 15 of them a step for 30 steps: measured 4.7e-2 for NDAdam, whose norms
+    # and projections round too, so 6e-2; float32 agrees to 1e-4 (test above)
+    tol = 6e-2 if is_reference(builtin) else 2e-2
+    for a, b in zip(ours, theirs):
+        assert torch.allclose(a.float(), b.float(), rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("name", CLASSES)
@@ -185,7 +262,10 @@ def test_nan_and_inf_gradients_behave_as_builtin(name, bad):
         results.append(params)
     for a, b in zip(*results):
         assert torch.equal(a.isnan(), b.isnan())
-        assert torch.equal(torch.nan_to_num(a.detach()), torch.nan_to_num(b.detach()))
+        if is_reference(builtin):  # the same NaNs, and the rest to float64 round-off
+            assert torch.allclose(torch.nan_to_num(a.detach()), torch.nan_to_num(b.detach()), rtol=1e-12, atol=1e-12)
+        else:
+            assert torch.equal(torch.nan_to_num(a.detach()), torch.nan_to_num(b.detach()))
 
 
 @pytest.mark.parametrize("name", CLASSES)
@@ -209,8 +289,11 @@ def test_param_groups_closure_zero_size_and_noncontiguous(name):
         losses = [float(opt.step(closure).detach()) for _ in range(5)]
         results.append((params, losses))
     (a, la), (b, lb) = results
-    assert la == lb
-    assert_same(a, b)
+    if is_reference(builtin):
+        assert np.allclose(la, lb, rtol=1e-12, atol=0)
+    else:
+        assert la == lb
+    assert_matches(a, b, builtin)
 
 
 @pytest.mark.parametrize("name", CLASSES)
