@@ -10,6 +10,9 @@ from pathlib import Path
 
 from . import sweep
 
+# every budget some experiment has (smoke, select, full); an experiment without it says so
+BUDGETS = sorted({b for e in sweep.EXPERIMENTS.values() for b in e.budgets})
+
 
 def _list(args):
     for name, e in sweep.EXPERIMENTS.items():
@@ -130,7 +133,7 @@ def main(argv=None):
     pl.add_argument("--results", default=None, help="results root (default: the repository's results/)")
     pr = sub.add_parser("run", help="run (or resume) an experiment's sweep")
     pr.add_argument("name", choices=sorted(sweep.EXPERIMENTS))
-    pr.add_argument("--budget", default="smoke", choices=["smoke", "full"])
+    pr.add_argument("--budget", default="smoke", choices=BUDGETS)
     pr.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     pr.add_argument("--results", default=None, help="results root (default: the repository's results/)")
     pr.add_argument("--workers", type=int, default=1,
@@ -144,14 +147,14 @@ def main(argv=None):
     pr.add_argument("--no-progress", dest="progress", action="store_false")
     pp = sub.add_parser("report", help="print the tables of a finished sweep")
     pp.add_argument("name", choices=sorted(sweep.EXPERIMENTS))
-    pp.add_argument("--budget", default="full", choices=["smoke", "full"])
+    pp.add_argument("--budget", default="full", choices=BUDGETS)
     pp.add_argument("--results", default=None)
     pv = sub.add_parser("verify", help="retrain committed runs and compare every stored metric",
                         description="Retrain committed runs from their stored configuration (nothing "
                                     "is written under results/) and fail when a metric differs beyond "
                                     "the tolerance; see optlib.experiments.verify.")
     pv.add_argument("name", choices=sorted(sweep.EXPERIMENTS))
-    pv.add_argument("--budget", default="full", choices=["smoke", "full"])
+    pv.add_argument("--budget", default="full", choices=BUDGETS)
     pv.add_argument("--results", default=None, help="results root (default: the repository's results/)")
     pv.add_argument("--sample", type=_positive("--sample"), default=None,
                     help="verify K runs, picked with a seeded RNG, every optimizer before any twice")

@@ -168,7 +168,8 @@ def train(model, data, make_optimizer, *, epochs, batch_size, seed=0, device="cp
     ``time_per_epoch`` (train seconds / epochs run), ``time_per_epoch_median`` (the median
     epoch, insensitive to a first-call warm-up and to a busy machine's spikes),
     ``examples_per_second``, ``steps``,
-    ``diverged``, ``epochs_run``, ``device``, ``parameters``.
+    ``diverged``, ``epochs_run``, ``device``, ``parameters``, ``optimizer_state`` (an optlib
+    optimizer's scalar state at the end, such as SWATS's switch step and learned rate).
     """
     import torch
 
@@ -256,5 +257,6 @@ def train(model, data, make_optimizer, *, epochs, batch_size, seed=0, device="cp
         examples_per_second=n * epochs_run / train_seconds if train_seconds > 0 else float("nan"),
         steps=steps, diverged=diverged, epochs_run=epochs_run, device=str(device),
         parameters=sum(p.numel() for p in net.parameters()),
+        optimizer_state=optimizer.scalar_state() if hasattr(optimizer, "scalar_state") else {},
     )
     return out
