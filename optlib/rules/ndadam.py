@@ -13,17 +13,20 @@ def ndadam(p, g, s, h, t, math):
     bias_correction2 = 1 - h.beta2**t
     lr = h.lr
     if math.has_units(p):  # one weight vector w per output unit
-        g = g - math.unit_sum(g * p) * p  # the gradient's tangent part, g - (g'w) w for unit w
+        g = g - math.unit_sum(g * p) * p  # the tangent part g - (g'w) w, for a unit w
         s.exp_avg = math.ema(s.exp_avg, g, h.beta1)
-        s.exp_avg_sq = math.ema(s.exp_avg_sq, math.unit_sum(g * g), h.beta2)  # one per vector
+        # one second moment per vector: its squared norm
+        s.exp_avg_sq = math.ema(s.exp_avg_sq, math.unit_sum(g * g), h.beta2)
         lr = h.lr * h.vector_lr_ratio
     else:  # biases and the like: Adam
         s.exp_avg = math.ema(s.exp_avg, g, h.beta1)
         s.exp_avg_sq = math.ema(s.exp_avg_sq, g * g, h.beta2)
     if h.epsilon_placement == "corrected":  # the authors' TensorFlow code
-        w = p - lr / bias_correction1 * s.exp_avg / (math.sqrt(s.exp_avg_sq / bias_correction2) + h.eps)
+        denom = math.sqrt(s.exp_avg_sq / bias_correction2) + h.eps
+        w = p - lr / bias_correction1 * s.exp_avg / denom
     else:  # their PyTorch port: epsilon-hat
-        w = p - lr * math.sqrt(bias_correction2) / bias_correction1 * s.exp_avg / (math.sqrt(s.exp_avg_sq) + h.eps)
+        step_size = lr * math.sqrt(bias_correction2) / bias_correction1
+        w = p - step_size * s.exp_avg / (math.sqrt(s.exp_avg_sq) + h.eps)
     if math.has_units(p):
         return w / math.sqrt(math.unit_sum(w * w))  # back onto the unit sphere
     return w

@@ -18,8 +18,9 @@ def swats(p, g, s, h, t, math):
             g = g + h.weight_decay * p
     sgd = 0 < s.switch_step  # the phase: switched at an earlier step
     # SGD phase (Algorithm 1, lines 6-7): v = beta1 v + g, w -= (1 - beta1) Lambda v
-    s.momentum_buffer = math.where(sgd, h.beta1 * s.momentum_buffer + g, s.momentum_buffer)
-    sgd_param = p - (1 - h.beta1) * s.sgd_lr * s.momentum_buffer
+    buffer = math.where(sgd, h.beta1 * s.momentum_buffer + g, s.momentum_buffer)
+    s.momentum_buffer = buffer
+    sgd_param = p - (1 - h.beta1) * s.sgd_lr * buffer
     # Adam phase (lines 10-13)
     exp_avg = math.ema(s.exp_avg, g, h.beta1)
     exp_avg_sq = math.ema(s.exp_avg_sq, g * g, h.beta2)
@@ -33,17 +34,19 @@ def swats(p, g, s, h, t, math):
             math.sqrt(exp_avg_sq) / math.sqrt(bias_correction2) + h.eps)
     s.exp_avg = math.where(sgd, s.exp_avg, exp_avg)
     s.exp_avg_sq = math.where(sgd, s.exp_avg_sq, exp_avg_sq)
-    # lines 14-20, with dot products over the scope: gamma = p'p / (-p'g), its average lambda,
-    # and the switch once the bias-corrected average is within switch_tol of gamma
+    # lines 14-20, dot products over the scope: gamma = p'p / (-p'g), its average
+    # lambda, and the switch once the corrected average is within switch_tol of gamma
     pg = math.total(adam_step * g, h.switch_scope)
     gamma = math.total(adam_step * adam_step, h.switch_scope) / -pg
     moved = 0 < math.abs(pg)
     lambda_avg = math.ema(s.lambda_avg, gamma, h.beta2)
     sgd_lr = lambda_avg / bias_correction2
     switch = [moved, 1 < t, math.abs(sgd_lr - gamma) < h.switch_tol]
-    s.lambda_avg = math.where(sgd, s.lambda_avg, math.where(moved, lambda_avg, s.lambda_avg))
+    lambda_avg = math.where(moved, lambda_avg, s.lambda_avg)
+    s.lambda_avg = math.where(sgd, s.lambda_avg, lambda_avg)
     s.sgd_lr = math.where(sgd, s.sgd_lr, _when_all(switch, sgd_lr, s.sgd_lr, math))
-    s.switch_step = math.where(sgd, s.switch_step, _when_all(switch, t, s.switch_step, math))
+    switch_step = _when_all(switch, t, s.switch_step, math)
+    s.switch_step = math.where(sgd, s.switch_step, switch_step)
     return math.where(sgd, sgd_param, p + adam_step)
 
 
