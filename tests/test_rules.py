@@ -142,3 +142,22 @@ def test_import_optlib_imports_no_framework():
            "print([m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_nadam_without_the_product_is_the_blogs_nadam():
+    """Seed 002's Nadam left the product of the mu_t out of the corrections: its step weighs
+    the gradient by 1 and the momentum by mu_(t+1)/(1 - mu_(t+1)), which tends to
+    beta1/(1 - beta1) = 9 where Dozat's weight on m tends to beta1 (PyTorch's schedule, t large)."""
+    t, m, v, g = sp.Symbol("t", positive=True), sp.Symbol("m"), sp.Symbol("v", positive=True), sp.Symbol("g")
+    h = symbolic.hyper_symbols("nadam", eps=0, momentum_correction="last")
+    state = {"exp_avg": m, "exp_avg_sq": v}
+    new, _ = symbolic.step("nadam", h, sp.Integer(0), g, state, t)
+    beta1, beta2 = h["beta1"], h["beta2"]
+    m_t, v_hat = beta1 * m + (1 - beta1) * g, (beta2 * v + (1 - beta2) * g**2) / (1 - beta2**t)
+    mu_next = beta1 * (1 - sp.Rational(1, 2) * sp.Float(0.96) ** ((t + 1) * h["momentum_decay"]))
+    expected = -h["lr"] * (g + mu_next / (1 - mu_next) * m_t) / sp.sqrt(v_hat)
+    assert symbolic.equal(sp.nsimplify(new), sp.nsimplify(expected))
+    weight = (mu_next / (1 - mu_next)).subs({beta1: sp.Rational(9, 10), h["momentum_decay"]: 1})
+    assert sp.limit(weight, t, sp.oo) == 9
+    assert "mu_product" not in {s.name for s in rules.get("nadam").active_slots(
+        rules.get("nadam").validate(momentum_correction="last"))}

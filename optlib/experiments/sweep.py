@@ -57,6 +57,7 @@ OPTIMIZERS = {
     "adamax": ("Adamax", {}),
     "nadam": ("NAdam", {}),
     "nadam_keras": ("NAdam", {"momentum_decay": 1.0}),  # Keras 3's schedule, mu_t = beta1(1 - 0.96^t/2)
+    "nadam_blog": ("NAdam", {"momentum_correction": "last"}),  # seed 002's, the product left out
     "radam": ("RAdam", {}),
     "swats": ("SWATS", {}),  # Keskar & Socher's Algorithm 1, switch_tol = eps = 1e-9
     "ndadam": ("NDAdam", {}),  # the authors' TensorFlow code: the vectors' rate 50 x lr

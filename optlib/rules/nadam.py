@@ -12,13 +12,18 @@ def nadam(p, g, s, h, t, math):
     # Dozat's schedule mu_t = beta1*(1 - 0.5*0.96^(t*psi)), psi = momentum_decay (Keras: psi = 1)
     mu = h.beta1 * (1 - 0.5 * 0.96 ** (t * h.momentum_decay))
     mu_next = h.beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * h.momentum_decay))
-    if math.order == "keras":  # Keras multiplies beta1 in first: Pi*beta1*(1 - 0.5*0.96^t)
-        s.mu_product = s.mu_product * h.beta1 * (1 - 0.5 * 0.96 ** (t * h.momentum_decay))
-    else:
-        s.mu_product = s.mu_product * mu  # the product mu_1 * ... * mu_t
+    if h.momentum_correction == "product":
+        if math.order == "keras":  # Keras multiplies beta1 in first: Pi*beta1*(1 - 0.5*0.96^t)
+            s.mu_product = s.mu_product * h.beta1 * (1 - 0.5 * 0.96 ** (t * h.momentum_decay))
+        else:
+            s.mu_product = s.mu_product * mu  # the product mu_1 * ... * mu_t
     s.exp_avg = math.ema(s.exp_avg, g, h.beta1)
     s.exp_avg_sq = math.ema(s.exp_avg_sq, g * g, h.beta2)
     bias_correction2 = 1 - h.beta2**t
+    if h.momentum_correction == "last":  # the blog's Nadam: mu_t where the product belongs
+        denom = math.sqrt(s.exp_avg_sq / bias_correction2) + h.eps
+        return (p - h.lr * (1 - mu) / (1 - mu) * g / denom
+                - h.lr * mu_next / (1 - mu_next) * s.exp_avg / denom)
     if math.order == "keras":  # the same two terms, summed before the division
         m_hat = mu_next * s.exp_avg / (1 - s.mu_product * mu_next) + (1 - mu) * g / (1 - s.mu_product)
         return p - m_hat * h.lr / (math.sqrt(s.exp_avg_sq / bias_correction2) + h.eps)
@@ -41,10 +46,16 @@ NADAM = register(
             Real("momentum_decay", 4e-3, "psi in the momentum schedule beta1*(1 - 0.5*0.96^(t*psi)) "
                  "(PyTorch's momentum_decay; Keras uses 1)", typical=(1e-3, 1.0)),
             Choice("decoupled_weight_decay", False, "whether weight decay is decoupled or an L2 term"),
+            Choice(
+                "momentum_correction", "product", "what the momentum terms are corrected by",
+                options=("product", "last"),
+                meanings={"product": "Dozat, PyTorch and Keras: 1 - mu_1*...*mu_t (and *mu_(t+1))",
+                          "last": "the blog of seed 002, the product left out: 1 - mu_t and 1 - mu_(t+1)"},
+            ),
         ),
         slots=(
             Slot("mu_product", "the product of the momentum coefficients mu_1 ... mu_t", init="ones",
-                 scalar=True),
+                 scalar=True, when=lambda h: h["momentum_correction"] == "product"),
             Slot("exp_avg", "first moment m, an EMA of g"),
             Slot("exp_avg_sq", "second moment v, an EMA of g^2"),
         ),

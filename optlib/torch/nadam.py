@@ -26,18 +26,21 @@ class NAdam(RuleOptimizer):
     included.  Torch's default :math:`\psi = 0.004` keeps :math:`\mu_t` near
     :math:`0.45` for hundreds of steps, Keras's reaches 0.9 within about a hundred.  As torch,
     the product :math:`\Pi_t` is kept per parameter as a 0-dim tensor in torch's default dtype
-    (float32 unless ``torch.set_default_dtype(torch.float64)``).
+    (float32 unless ``torch.set_default_dtype(torch.float64)``).  ``momentum_correction="last"``
+    is the Nadam of seed 002's blog, which left the product out: :math:`1-\mu_t` and
+    :math:`1-\mu_{t+1}` where :math:`1-\Pi_t` and :math:`1-\Pi_t\mu_{t+1}` belong.
     """
 
     rule = get("nadam")
+    extras = {"momentum_correction": "product"}
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
-                 decoupled_weight_decay=False, *, maximize=False):
+                 decoupled_weight_decay=False, *, maximize=False, momentum_correction="product"):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1); got {betas!r}")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
-                        maximize=maximize)
+                        maximize=maximize, momentum_correction=momentum_correction)
         super().__init__(params, defaults)
 
     def _hypers(self, group):
@@ -45,9 +48,11 @@ class NAdam(RuleOptimizer):
         return self.rule.validate(lr=_float(group["lr"]), beta1=_float(beta1), beta2=_float(beta2),
                                   eps=group["eps"], weight_decay=group["weight_decay"],
                                   momentum_decay=group["momentum_decay"],
-                                  decoupled_weight_decay=group["decoupled_weight_decay"])
+                                  decoupled_weight_decay=group["decoupled_weight_decay"],
+                                  momentum_correction=group["momentum_correction"])
 
     @classmethod
     def kwargs_for(cls, h):
         return dict(lr=h["lr"], betas=(h["beta1"], h["beta2"]), eps=h["eps"], weight_decay=h["weight_decay"],
-                    momentum_decay=h["momentum_decay"], decoupled_weight_decay=h["decoupled_weight_decay"])
+                    momentum_decay=h["momentum_decay"], decoupled_weight_decay=h["decoupled_weight_decay"],
+                    momentum_correction=h["momentum_correction"])
