@@ -351,3 +351,31 @@ def test_works_on_the_torch_backend():
     out = subprocess.run([sys.executable, "-c", TORCH_BACKEND_CHECK], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.strip().splitlines()[-1]) < 1e-5
+
+
+@pytest.mark.parametrize("name, kwargs", [("SWATS", {"learning_rate": 2.0**-6, "switch_tol": 0.5}),
+                                          ("NDAdam", {"learning_rate": 2.0**-10})])
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_totals_and_unit_sums_run_inside_a_compiled_train_step(name, kwargs, jit_compile):
+    """model.fit compiles the step (tf.function, and XLA with jit_compile): SWATS's dot products
+    over all variables and ND-Adam's per-unit sums give what the eager step gives (which the
+    tests above hold to the reference), to float32 round-off, switch included."""
+
+    def fit(eager):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, activation="tanh"),
+                                  keras.layers.Dense(3)])
+        model.compile(optimizer=getattr(ok, name)(**kwargs), run_eagerly=eager,
+                      jit_compile=jit_compile and not eager,
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        rng = np.random.default_rng(0)
+        x, y = rng.standard_normal((32, 6)).astype("float32"), rng.integers(0, 3, 32)
+        model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+        return [np.asarray(w) for w in model.get_weights()], model.optimizer.scalar_state()
+
+    (eager, eager_state), (compiled, compiled_state) = fit(True), fit(False)
+    for a, b in zip(eager, compiled):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    if name == "SWATS":
+        assert eager_state["switch_step"] == compiled_state["switch_step"] == 2.0
+        assert abs(eager_state["sgd_lr"] / compiled_state["sgd_lr"] - 1) < 1e-6
