@@ -14,6 +14,32 @@ def unit_shape(shape, layout):
     return (1,) * (len(shape) - 1) + (shape[-1],)
 
 
+def total_values(nodes, sums, groups, add, owner):
+    """The value of every total of a step, for every part of it (a parameter or a bucket of
+    them), by scope: the part's own sum (``"tensor"``), or ``add`` of the sums of its param
+    group's parts (``"group"``) or of every part (``"all"``), each pooled sum computed once.
+
+    ``nodes[i]``: part ``i``'s ``total`` nodes (``Program.totals()``); ``sums[i][k]``: its sum of
+    the ``k``-th one's operand; ``groups[i]``: its param group.  Returns, per part, a dict from
+    ``id(node)`` to the total's value."""
+    if len({len(n) for n in nodes}) > 1:
+        raise NotImplementedError(f"{owner}: parameters of different kinds take different totals")
+    out = [{} for _ in nodes]
+    for k in range(len(nodes[0]) if nodes else 0):
+        pooled = {}
+        for i, part in enumerate(nodes):
+            scope = part[k].args[1].args[0]
+            if scope == "tensor":
+                out[i][id(part[k])] = sums[i][k]
+                continue
+            key = (scope, None if scope == "all" else groups[i])
+            if key not in pooled:
+                pooled[key] = add([sums[j][k] for j in range(len(nodes))
+                                   if scope == "all" or groups[j] == groups[i]])
+            out[i][id(part[k])] = pooled[key]
+    return out
+
+
 def slot_start(slot, values, param, zeros_like, full_like, copy):
     """The start value of ``slot``: zeros, ones, a copy of the parameter, or a hyperparameter's
     value; a scalar slot starts as that number.  ``param`` is the parameter, or for a slot of

@@ -243,10 +243,13 @@ class Program:
     param: Node
     slots: dict = field(default_factory=dict)  # slot name -> final node, in assignment order
     asked_kind: bool = False  # whether the step asked math.has_units (then it depends on the kind)
+    _totals: list | None = field(default=None, repr=False, compare=False)
 
     def totals(self):
-        """The program's :func:`totals`."""
-        return totals([self.param, *self.slots.values()])
+        """The program's :func:`totals` (found once: a program does not change)."""
+        if self._totals is None:
+            self._totals = totals([self.param, *self.slots.values()])
+        return self._totals
 
 
 class _Slots:

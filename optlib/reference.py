@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._faces import resolve, slot_start, unit_shape
+from ._faces import resolve, slot_start, total_values, unit_shape
 from .rules import get
 from .expr import Arithmetic, evaluate
 
@@ -29,7 +29,6 @@ class NumpyOps(Arithmetic):
     maximum = staticmethod(np.maximum)
     minimum = staticmethod(np.minimum)
     where = staticmethod(np.where)
-    total = staticmethod(lambda x, over: np.float64(np.sum(x)))  # one tensor: its own scope
 
     def __init__(self, layout="torch"):
         self.layout = layout
@@ -59,8 +58,10 @@ def step_all(rule, hypers, params, grads, states, t, layout="torch", groups=None
     parameters (scope ``"all"``), over the parameter's group (``"group"``) or over the
     parameter alone (``"tensor"``)."""
     rule = get(rule)
-    per_param = hypers if isinstance(hypers, (list, tuple)) else [hypers] * len(params)
-    per_param = [rule.validate(h or {}) for h in per_param]
+    if isinstance(hypers, (list, tuple)):
+        per_param = [rule.validate(h or {}) for h in hypers]
+    else:
+        per_param = [rule.validate(hypers or {})] * len(params)
     groups = [0] * len(params) if groups is None else list(groups)
     ops = NumpyOps(layout)
     params = [np.asarray(x, np.float64) for x in params]
@@ -78,18 +79,13 @@ def step_all(rule, hypers, params, grads, states, t, layout="torch", groups=None
     leaves = [leaf_for(i) for i in range(len(params))]
     caches = [{} for _ in params]
     nodes = [program.totals() for program in programs]
-    if len({len(n) for n in nodes}) > 1:
-        raise NotImplementedError(f"rule {rule.name!r}: parameters of different kinds take different totals")
     new_params, new_states = [], []
     with np.errstate(all="ignore"):  # NaN and Inf flow through, as in the frameworks
-        for k in range(len(nodes[0]) if nodes else 0):
-            sums = [np.float64(np.sum(evaluate([n[k].args[0]], leaf, ops, cache)[0]))
-                    for n, leaf, cache in zip(nodes, leaves, caches)]
-            for i, n in enumerate(nodes):
-                scope = n[k].args[1].args[0]
-                members = [j for j in range(len(params))
-                           if scope == "all" or (scope == "group" and groups[j] == groups[i]) or j == i]
-                caches[i][id(n[k])] = (n[k], np.float64(np.sum([sums[j] for j in members])))
+        sums = [[np.float64(np.sum(x)) for x in evaluate([n.args[0] for n in part], leaf, ops, cache)]
+                for part, leaf, cache in zip(nodes, leaves, caches)]
+        values = total_values(nodes, sums, groups, lambda xs: np.float64(np.sum(xs)), f"rule {rule.name!r}")
+        for part, cache, value in zip(nodes, caches, values):
+            cache.update({id(n): (n, value[id(n)]) for n in part})
         for program, leaf, cache, state in zip(programs, leaves, caches, states):
             out = evaluate([program.param, *program.slots.values()], leaf, ops, cache)
             new_state = dict(state)

@@ -27,7 +27,7 @@ def symbol(name, **assumptions):
     return sp.Symbol(_LATEX.get(name, name), **({"positive": True} | assumptions))
 
 
-def _elementwise(fn):
+def _lift(fn):
     """``fn`` on SymPy scalars, lifted to matrices entry by entry (broadcasting scalars and
     one-column matrices across rows)."""
 
@@ -44,7 +44,11 @@ def _elementwise(fn):
 
         return sp.Matrix(rows, cols, lambda i, j: fn(*(entry(a, i, j) for a in args)))
 
-    return staticmethod(lifted)
+    return lifted
+
+
+def _elementwise(fn):
+    return staticmethod(_lift(fn))
 
 
 def _root_power(a, b):
@@ -98,7 +102,7 @@ class SympyOps(Arithmetic):
     def where(c, a, b):
         if isinstance(c, bool):
             return a if c else b
-        return _elementwise(lambda x, y: sp.Piecewise((x, c), (y, True))).__func__(a, b)
+        return _lift(lambda x, y: sp.Piecewise((x, c), (y, True)))(a, b)
 
 
 def hyper_symbols(rule, **values):

@@ -46,8 +46,7 @@ class ReferenceOptimizer(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is not None:
                     params.append(p)
-                    hypers.append({**values, **({"weight_decay": values["weight_decay"]} if "weight_decay" in values
-                                                else {})})
+                    hypers.append(values)
                     groups.append(index)
         if not params:
             return loss

@@ -10,7 +10,7 @@ import keras
 from keras import ops
 
 from ..expr import evaluate
-from .._faces import builtin_kwargs as _builtin_kwargs, unit_shape
+from .._faces import builtin_kwargs as _builtin_kwargs, total_values, unit_shape
 
 __all__ = ["RuleOptimizer", "KerasOps"]
 
@@ -198,16 +198,13 @@ class RuleOptimizer(keras.optimizers.Optimizer):
         for grad, variable in zip(grads, trainable_variables):
             index = self._get_variable_index(variable)
             steps[index] = _VariableStep(self, grad, variable, learning_rate, index)
-        totals = [step.program.totals() for step in steps.values()]
-        for k in range(len(totals[0]) if totals and len({len(n) for n in totals}) == 1 else 0):
-            parts = {i: ops.sum(ops.cast(step.value(step.program.totals()[k].args[0]), "float64"))
-                     for i, step in steps.items()}
-            whole = functools.reduce(ops.add, parts.values())
-            for i, step in steps.items():
-                node = step.program.totals()[k]
-                step.cache[id(node)] = (node, parts[i] if node.args[1].args[0] == "tensor" else whole)
-        if totals and len({len(n) for n in totals}) > 1:
-            raise NotImplementedError(f"{type(self).__name__}: variables of different kinds take different totals")
+        nodes = [step.program.totals() for step in steps.values()]
+        sums = [[ops.sum(ops.cast(x, "float64")) for x in step.evaluate([n.args[0] for n in part])]
+                for step, part in zip(steps.values(), nodes)]
+        values = total_values(nodes, sums, [0] * len(nodes), lambda xs: functools.reduce(ops.add, xs),
+                              type(self).__name__)  # Keras has no param groups: one group
+        for step, part, value in zip(steps.values(), nodes, values):
+            step.cache.update({id(n): (n, value[id(n)]) for n in part})
         new_scalars = {}
         for name in self._scalar_variables:
             for i, step in steps.items():
@@ -275,7 +272,6 @@ class _VariableStep:
                              for name in opt._scalar_variables}
         self.tensor_slots = [name for name in self.program.slots if name in self.slots]
         self.ops = KerasOps(dtype, opt._ema, opt._cast_pow)
-        self.scalar_ops = KerasOps(dtype, opt._ema, cast_pow=False)
         self.opt = opt
         self.cache = {}
 
@@ -284,9 +280,6 @@ class _VariableStep:
         if kind == "slot":
             return self.scalar_slots[name] if name in self.scalar_slots else self.slots[name]
         return self.inputs[name] if kind == "input" else self.hypers[name]
-
-    def value(self, node):
-        return evaluate([node], self.leaf, self.ops, self.cache)[0]
 
     def evaluate(self, nodes):
         return evaluate(nodes, self.leaf, self.ops, self.cache)

@@ -8,7 +8,7 @@ import torch
 from torch.optim.optimizer import _get_scalar_dtype
 
 from ._plan import Node, Plan, evaluate_scalars, scalar_nodes
-from .._faces import builtin_kwargs as _builtin_kwargs, unit_shape
+from .._faces import builtin_kwargs as _builtin_kwargs, total_values, unit_shape
 
 __all__ = ["RuleOptimizer"]
 
@@ -210,10 +210,11 @@ class RuleOptimizer(torch.optim.Optimizer):
         torch._foreach_add_([state["step"] for state in states], 1)
         per_tensor = "tensor" in self.rule.scopes(values)
         scalar_names = [s.name for s in self.rule.active_slots(values) if s.scalar]
+        kinds = {p.ndim: self.rule.kind_of(values, p.ndim) for p in params}
         buckets = {}
         for p, state in zip(params, states):
             key = (p.device, p.dtype, float(state["step"]), tuple(float(state[n]) for n in scalar_names),
-                   self.rule.kind_of(values, p.ndim), id(p) if per_tensor else None)
+                   kinds[p.ndim], id(p) if per_tensor else None)
             buckets.setdefault(key, []).append(p)
         maximize = group.get("maximize", False)
         out = []
@@ -229,33 +230,20 @@ class RuleOptimizer(torch.optim.Optimizer):
 
     @staticmethod
     def _totals(buckets):
-        """Each bucket's totals: the sums of their operands over the bucket, then over the
-        scope (every bucket, the bucket's param group, or the bucket's one tensor), in float64."""
-        parts = []
+        """Each bucket's totals: the sums of their operands over the bucket, in float64, then
+        over the scope (every bucket, the bucket's param group, or the bucket's one tensor)."""
+        buckets = [b for b in buckets if b.compiled.totals]
+        sums = []
         for b in buckets:
-            if not b.compiled.totals:
-                parts.append([])
-                continue
             sv = evaluate_scalars(b.compiled.scalars, b.values, b.t, b.scalar_slots)
             plan = b.compiled.total_plan(sv)
             env = plan.run(b.params, b.grads, b.slots, sv)
-            sums = torch.stack([x.sum(dtype=torch.float64) for buf in plan.output_bufs for x in env[buf]])
-            parts.append(sums.view(len(plan.output_bufs), -1).sum(dim=1).tolist())
-        counts = {len(p) for p, b in zip(parts, buckets) if b.compiled.totals}
-        if len(counts) > 1:
-            raise NotImplementedError("parameters of different kinds take different totals")
-        for k in range(counts.pop()):
-            for b, part in zip(buckets, parts):
-                if not part:
-                    continue
-                node = b.compiled.totals[k]
-                scope = node.args[1].args[0]
-                if scope == "tensor":
-                    value = part[k]
-                else:
-                    value = math.fsum(q[k] for q, c in zip(parts, buckets)
-                                      if q and (scope == "all" or c.group == b.group))
-                b.totals[id(node)] = value
+            parts = torch.stack([x.sum(dtype=torch.float64) for buf in plan.output_bufs for x in env[buf]])
+            sums.append(parts.view(len(plan.output_bufs), -1).sum(dim=1).tolist())
+        values = total_values([b.compiled.totals for b in buckets], sums, [b.group for b in buckets], math.fsum,
+                              "optlib.torch")
+        for b, value in zip(buckets, values):
+            b.totals = value
 
 
 class _Bucket:
