@@ -62,6 +62,8 @@ OPTIMIZERS = {
     "swats": ("SWATS", {}),  # Keskar & Socher's Algorithm 1, switch_tol = eps = 1e-9
     "ndadam": ("NDAdam", {}),  # the authors' TensorFlow code: the vectors' rate 50 x lr
     "ndadam_one_lr": ("NDAdam", {"vector_lr": 1e-3}),  # the vectors at Adam's usual rate
+    "swats_eps1e-3": ("SWATS", {"eps": 1e-3}),  # Algorithm 1 at torch-optimizer's defaults
+    "swats_torch_optimizer": ("torch_optimizer.SWATS", {}),  # its momentum buffer bug included
     "torch_sgd": ("torch.optim.SGD", {}),
     "torch_adam": ("torch.optim.Adam", {}),
     "keras_adam": ("keras.optimizers.Adam", {}),
@@ -261,11 +263,14 @@ _SEED002 = ("sgd", "sgdm", "nesterov", "adam", "nadam", "nadam_keras", "swats", 
 _LR_GRID_SEED002 = {"*": (3e-4, 1e-3, 3e-3, 1e-2), "sgd": (0.01, 0.03, 0.1, 0.3),
                     "sgdm": (0.003, 0.01, 0.03, 0.1), "nesterov": (0.003, 0.01, 0.03, 0.1),
                     "ndadam": (3e-4, 1e-3, 3e-3)}
-# What seed 002's own implementations did, at the selection's budget: Nadam with the product of
-# the momentum schedule left out, and ND-Adam with the vectors at Adam's rate (one learning
-# rate for everything, as the authors' PyTorch port has it)
-_SEED002_VARIANTS = ("nadam_blog", "ndadam_one_lr")
-_LR_GRID_SEED002_VARIANTS = {"nadam_blog": _LR_GRID_SEED002["*"], "ndadam_one_lr": (1e-3,)}
+# Candidate explanations of seed 002's failures, at the selection's budget: its Nadam (the
+# product of the momentum schedule left out) over Nadam's grid; ND-Adam with the vectors at
+# Adam's rate (one learning rate for everything, as the authors' PyTorch port has it) and at a
+# rate ten times the chosen one; SWATS at torch-optimizer's defaults (eps = switch tolerance =
+# 1e-3), as Algorithm 1 and as torch-optimizer 0.3.0 computes it
+_SEED002_VARIANTS = ("nadam_blog", "ndadam_one_lr", "ndadam", "swats_eps1e-3", "swats_torch_optimizer")
+_LR_GRID_SEED002_VARIANTS = {"nadam_blog": _LR_GRID_SEED002["*"], "ndadam_one_lr": (1e-3,),
+                             "ndadam": (1e-2,), "*": (3e-3,)}
 _SEED002_DESCRIPTION = (
     "The blog's all-convolutional ELU net (seed 002) at width {width} with the blog's methods: SGD, "
     "momentum, Nesterov, Adam, Nadam with PyTorch's and Keras's momentum schedules, SWATS and ND-Adam, "
