@@ -270,7 +270,11 @@ _LR_GRID_SEED002 = {"*": (3e-4, 1e-3, 3e-3, 1e-2, 3e-2), "sgd": (0.01, 0.03, 0.1
 # 1e-3), as Algorithm 1 and as torch-optimizer 0.3.0 computes it
 _SEED002_VARIANTS = ("nadam_blog", "ndadam_one_lr", "ndadam", "swats_eps1e-3", "swats_torch_optimizer")
 _LR_GRID_SEED002_VARIANTS = {"nadam_blog": _LR_GRID_SEED002["*"], "ndadam_one_lr": (1e-3,),
-                             "ndadam": (1e-2,), "*": (3e-3,)}
+                             "ndadam": (1e-2,), "*": (1e-2,)}
+# each method's learning rate as budget 'select' chose it (highest mean validation accuracy
+# over its two seeds, no seed diverged; none at the end of its grid)
+_LR_CHOSEN_SEED002 = {"sgd": (0.1,), "sgdm": (0.03,), "nesterov": (0.03,), "adam": (1e-2,),
+                      "nadam": (3e-3,), "nadam_keras": (1e-2,), "swats": (1e-2,), "ndadam": (1e-3,)}
 _SEED002_DESCRIPTION = (
     "The blog's all-convolutional ELU net (seed 002) at width {width} with the blog's methods: SGD, "
     "momentum, Nesterov, Adam, Nadam with PyTorch's and Keras's momentum schedules, SWATS and ND-Adam, "
@@ -278,7 +282,9 @@ _SEED002_DESCRIPTION = (
     "'select', two seeds); the final runs train on the full training set until the best methods level off.")
 
 
-def _seed002(name, dataset, width, select_epochs, data_text):
+def _seed002(name, dataset, width, select_epochs, data_text, chosen=None):
+    """``chosen``: the learning rates budget 'select' chose, which budget 'full' trains at."""
+    full = {"full": Budget(epochs=10, seeds=(0, 1, 2, 3, 4), lrs=chosen)} if chosen else {}
     return register(Experiment(
         name=name, dataset=dataset, model="allconv_elu", batch_size=64, val_size=5000,
         optimizers=_SEED002, model_kwargs={"width": width},
@@ -287,6 +293,7 @@ def _seed002(name, dataset, width, select_epochs, data_text):
             "smoke": Budget(epochs=1, seeds=(0,), lrs=(1e-3,), train_subset=512, test_subset=256,
                             optimizers=("swats", "ndadam")),
             "select": Budget(epochs=select_epochs, seeds=(0, 1), lrs=_LR_GRID_SEED002),
+            **full,
             "variants": Budget(epochs=select_epochs, seeds=(0, 1), lrs=_LR_GRID_SEED002_VARIANTS,
                                optimizers=_SEED002_VARIANTS),
         },
@@ -295,7 +302,7 @@ def _seed002(name, dataset, width, select_epochs, data_text):
 
 _seed002("fashion_allconv_long", "fashion_mnist", 16, 2,
          "Fashion-MNIST: 55,000 training images (860 steps an epoch), 5,000 validation, the 10,000 test "
-         "images; width 16 has 27,002 parameters.")
+         "images; width 16 has 27,002 parameters.", chosen=_LR_CHOSEN_SEED002)
 _seed002("cifar10_allconv_long", "cifar10", 32, 4,
          "CIFAR-10 (needs a download through Keras; run it on a GPU with --device cuda).")
 register(Experiment(
