@@ -195,6 +195,30 @@ def test_bf16_autocast_runs_and_is_deterministic():
     assert np.isfinite(a["train_loss"]).all() and a["train_loss"] != _train(0)["train_loss"]
 
 
+def _subnormal_survives():
+    return (torch.tensor([1e-39]) * 1.0).item() != 0  # 1e-39 < 1.18e-38: a float32 subnormal
+
+
+def test_flush_denormal_is_on_while_training_only():
+    seen = []
+    plain = _train(0)
+    flushed = _train(0, flush_denormal=True, callback=lambda e, r: seen.append(_subnormal_survives()))
+    assert seen == [False] * 4 and _subnormal_survives()  # flushed in training, restored after
+    assert np.allclose(flushed["train_loss"], plain["train_loss"], rtol=1e-6)  # nothing subnormal here
+
+
+def test_flush_denormal_enters_the_config_only_when_on():
+    # so that the option left the hashes of every run before it alone
+    assert not any("flush_denormal" in c for e in sweep.EXPERIMENTS.values()
+                   for b in e.budgets if not e.budgets[b].flush_denormal
+                   for c in sweep.configs(e, b))
+    flushed = [b for e in sweep.EXPERIMENTS.values() for b in e.budgets.values() if b.flush_denormal]
+    assert flushed  # the seed-002 rerun's final runs
+    keras_config = {**sweep.configs("fashion_cnn_keras", "smoke")[0], "flush_denormal": True}
+    with pytest.raises(ValueError, match="flush_denormal"):
+        sweep.run_one(keras_config, None)
+
+
 def test_compiled_model_trains_like_the_eager_one():
     # torch.compile on the CPU (inductor's C++ kernels): the GPU path's option, checked here
     eager, compiled = _train(0), _train(0, compile=True)
