@@ -19,20 +19,17 @@ import time
 
 import torch
 
-from optlib.experiments import models
+from optlib.experiments import models, trainer
 
 
 def step_ms(net, x, y, flush, repeat):
-    torch.set_flush_denormal(flush)
     times = []
-    try:
+    with trainer.subnormals_flushed(flush):  # the training loop's own switch
         for _ in range(repeat + 2):  # two warm-up steps
             t0 = time.perf_counter()
             net.zero_grad()
             torch.nn.functional.cross_entropy(net(x), y).backward()
             times.append(time.perf_counter() - t0)
-    finally:
-        torch.set_flush_denormal(False)
     return 1e3 * statistics.median(times[2:])
 
 
