@@ -572,6 +572,27 @@ def test_chaotic_runs_are_compared_up_to_where_their_twins_part():
     assert _failed(verify.compare(stored, a, spread=a)) == ["final val_loss", "val_loss"]
 
 
+def test_a_chaotic_run_is_compared_only_where_its_twins_agree_within_the_margin():
+    stored = _iris_run()
+    a, b = json.loads(json.dumps(stored)), json.loads(json.dumps(stored))
+    n, tol = len(a["metrics"]["epoch"]), verify.tolerance("other", "iris")["loss"]
+    drift = 3 / verify.CHAOS_MARGIN["iris"]  # in tolerances: 3 times the margin's share
+    assert drift < verify.CHAOS_GATE
+    for i in range(n // 4, n):
+        b["metrics"]["val_loss"][i] *= 1 + drift * tol
+    parted = json.loads(json.dumps(b))
+    for i in range(n // 2, n):  # then the twins part
+        parted["metrics"]["val_loss"][i] *= 1.1
+    elsewhere = json.loads(json.dumps(stored))  # another machine: further off, earlier
+    elsewhere["metrics"]["train_loss"][n // 4] *= 1 + 2 * tol
+    rows = verify.compare(elsewhere, a, spread=parted)
+    assert {r["level"] for r in rows} == {f"chaotic@{stored['metrics']['epoch'][n // 4]}"}
+    assert all(r["ok"] for r in rows)
+    # twins that agree, or drift by less than the gate and never part: plain tolerance
+    for twin in (a, b):
+        assert _failed(verify.compare(elsewhere, a, spread=twin)) == ["train_loss"]
+
+
 def _records(optimizers, per=4):
     return [{"path": f"/x/{o}_lr0.1_seed{s}_{i:04d}.json", "config": {"optimizer": o}}
             for i, (o, s) in enumerate((o, s) for o in optimizers for s in range(per))]

@@ -103,8 +103,8 @@ def _verify(args, parser):
     counts = ", ".join(f"{n} {lv}" for lv, n in sorted(Counter(levels.values()).items()))
     chaotic = sorted(run for run, lv in levels.items() if lv.startswith("chaotic"))
     if chaotic:
-        print(f"chaotic: {', '.join(chaotic)}: two retrains here, under two kernel dispatches, part "
-              "at the epoch after '@'; compared before it only")
+        print(f"chaotic: {', '.join(chaotic)}: two retrains here, under two kernel "
+              "dispatches, part from the epoch after '@'; compared before it only")
     if failed:
         print(f"FAILED: {len(failed)} of {len(records)} run(s) differ beyond the tolerance "
               f"({counts}): {', '.join(failed)}")
