@@ -173,10 +173,10 @@ execute: $(STAMP) data
 # runs at once, one process per core; then `make execute` and review the diff.
 WORKERS     ?= 1
 EXPERIMENTS := iris fashion_cnn_adam fashion_cnn_keras fashion_cnn fashion_allconv
-# seed 002's rerun chooses its learning rates (select) before its final runs (full): about six
-# more hours of runs on a 2-core CPU (select 2.1 h, full 3.7 h, variants 0.6 h), half with
-# WORKERS=2
-SEED002_BUDGETS := select full variants
+# seed 002's rerun chooses its learning rates (select) before its final runs (full, then long,
+# three times as long, since full had not levelled off): about 17 more hours of runs on a
+# 2-core CPU (select 2.1 h, full 3.7 h, long 11 h, variants 0.6 h), half with WORKERS=2
+SEED002_BUDGETS := select full long variants
 results: $(STAMP) data
 	for e in $(EXPERIMENTS); do \
 		$(BIN)/python -m optlib.experiments run $$e --budget full --workers $(WORKERS) || exit 1; \
