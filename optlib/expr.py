@@ -252,6 +252,28 @@ class Program:
         return self._totals
 
 
+    def complex_linear(self):
+        """Whether every tensor operation of the step is complex-linear: a sum or difference of
+        tensors, a tensor times or over a scalar, a negation, or a choice between tensors on a
+        scalar condition.  Complex arithmetic then computes the same as the real and imaginary
+        parts would (torch.optim.SGD steps complex parameters so); any other operation (a
+        square, a root, a maximum, a scalar added to a tensor) acts on each part."""
+        seen, stack = set(), [self.param, *self.slots.values()]
+        while stack:
+            n = stack.pop()
+            if not isinstance(n, Node) or not n.is_tensor or id(n) in seen:
+                continue
+            seen.add(id(n))
+            tensors = [a for a in n.args if isinstance(a, Node) and a.is_tensor]
+            linear = {"add": len(tensors) == 2, "sub": len(tensors) == 2, "mul": len(tensors) == 1,
+                      "div": len(tensors) == 1 and n.args[0] is tensors[0], "neg": True,
+                      "where": len(tensors) == 2, "input": True, "slot": True}
+            if not linear.get(n.op, False):
+                return False
+            stack.extend(tensors)
+        return True
+
+
 class _Slots:
     """The ``s`` argument of a step: reading gives a slot's current value, assigning records it."""
 

@@ -87,3 +87,37 @@ def class_hypers(cls, **overrides):
 
     opt = cls([torch.zeros(1, requires_grad=True)])
     return cls.rule.validate({**opt._hypers(opt.param_groups[0]), **overrides})
+
+
+# What a user may pass for a number or a switch, right and wrong, for the validation tests.
+VALUE_GRID = (-1.0, -1e-9, 0.0, 0.5, 1.0, 1.5, 2.0, 3, 0, 1, math.inf, math.nan, True, "x", None)
+
+
+def outcome(attempt):
+    """None if ``attempt()`` (make an optimizer and step it) runs, else the exception."""
+    try:
+        attempt()
+    except Exception as error:  # noqa: BLE001 - which one is the point
+        return error
+    return None
+
+
+def departure(rule, error, value):
+    """Why optlib rejects ``value`` where the built-in takes it, if that is one of the listed
+    departures (README): the error names a hyperparameter of ``rule`` and the value is not
+    finite, a bool or text given as a number, outside the interval the rule declares, or no
+    switch value (True, False, None, 0, 1) for a switch.  None if it is none of those."""
+    import re
+
+    found = re.match(r"(\w+)(=.* is invalid: | must be a real number)", str(error))
+    if found is None or found.group(1) not in {h.name for h in rule.hypers}:
+        return None
+    h = rule.hyper(found.group(1))
+    if isinstance(h, rules.Choice):
+        return None if value in (True, False, None, 0, 1) and not isinstance(value, str) else "not a switch"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "not a number"
+    if not math.isfinite(value):
+        return "not finite"
+    inside = (h.low < value if h.low_open else h.low <= value) and (value < h.high if h.high_open else value <= h.high)
+    return None if inside else f"outside {h.interval()}"

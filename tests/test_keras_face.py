@@ -240,10 +240,9 @@ def test_specific_constructor_errors():
         ok.Adam(beta_1=1.5)
     with pytest.raises(ValueError, match=r"eps=-1.0 is invalid"):
         ok.Adam(epsilon=-1.0)
-    with pytest.raises(ValueError, match=r"momentum=-0.5 is invalid"):
-        ok.SGD(momentum=-0.5)
-    with pytest.raises(ValueError, match="nesterov=True requires momentum > 0"):
-        ok.SGD(nesterov=True)
+    for momentum in (-0.5, 2.0, 1):  # as Keras: a float in [0, 1]
+        with pytest.raises(ValueError, match=r"momentum must be a float in \[0, 1\]"):
+            ok.SGD(momentum=momentum)
     with pytest.raises(ValueError, match="epsilon_placement='hat' is invalid"):
         ok.Adam(epsilon_placement="hat")
 
@@ -379,3 +378,99 @@ def test_totals_and_unit_sums_run_inside_a_compiled_train_step(name, kwargs, jit
     if name == "SWATS":
         assert eager_state["switch_step"] == compiled_state["switch_step"] == 2.0
         assert abs(eager_state["sgd_lr"] / compiled_state["sgd_lr"] - 1) < 1e-6
+
+
+def test_nesterov_without_momentum_is_plain_sgd_as_in_keras():
+    """Code written for Keras: SGD(nesterov=True) with the default momentum 0 computes SGD."""
+    results = []
+    for make in (ok.SGD, keras.optimizers.SGD, lambda **kw: ok.SGD(**{**kw, "nesterov": False})):
+        variable = keras.Variable(np.array([1.0, -2.0, 3.0], np.float32))
+        opt = make(learning_rate=0.1, nesterov=True)
+        for t in range(1, 4):
+            opt.apply_gradients([(ops.convert_to_tensor(np.float32(t) * np.ones(3, np.float32)), variable)])
+        results.append(ops.convert_to_numpy(variable))
+    assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])
+
+
+@pytest.mark.parametrize("name", [n for n in CLASSES if hasattr(keras.optimizers, n)])
+def test_constructor_accepts_and_rejects_as_builtin(name):
+    """Over a grid of right and wrong values for every argument of the optimizer's own:
+    whatever Keras rejects (at construction or at a step) optlib rejects too, and optlib
+    rejects what Keras accepts only as one of the listed departures (a value outside the
+    rule's interval, not finite, a bool as a number, no switch value), naming the
+    hyperparameter: Keras checks little more than SGD's momentum and the learning rate's type."""
+    import inspect
+
+    from conftest import VALUE_GRID, departure, outcome
+
+    cls, builtin = keras_classes(name)
+    for arg in inspect.signature(builtin).parameters:
+        if arg in BASE_KEYS[1:] or arg in ("name", "kwargs"):
+            continue
+        for value in VALUE_GRID:
+            def attempt(make):
+                opt = make(**{arg: value})
+                variable = keras.Variable(np.ones(3, np.float32))
+                for _ in (1, 2):
+                    opt.apply_gradients([(ops.convert_to_tensor(np.full(3, 0.5, np.float32)), variable)])
+
+            theirs, ours = outcome(lambda: attempt(builtin)), outcome(lambda: attempt(cls))
+            assert not (theirs is not None and ours is None), (arg, value, theirs)
+            if theirs is None and ours is not None:
+                assert departure(cls.rule, ours, value), (arg, value, ours)
+
+
+@pytest.mark.parametrize("name", [n for n in CLASSES if hasattr(keras.optimizers, n)])
+@pytest.mark.parametrize("setting", ["defaults", "every slot"])
+def test_saved_variables_continue_across_optlib_and_builtin(name, setting):
+    """A user switching a running training: the built-in's variables (``save_own_variables``,
+    as a saved model stores them, by position) loaded into its optlib twin continue bitwise
+    as the built-in would, and the reverse."""
+    cls, builtin = keras_classes(name)
+    kwargs = {"learning_rate": 0.05}
+    if setting == "every slot":
+        kwargs.update({"SGD": {"momentum": 0.9}, "RMSprop": {"momentum": 0.9, "centered": True},
+                       "Adam": {"amsgrad": True}, "AdamW": {"amsgrad": True}}.get(name, {}))
+
+    def run(make, steps, variables=None, saved=None):
+        if variables is None:
+            variables = [keras.Variable(np.linspace(-1, 1, 15, dtype=np.float32).reshape(5, 3)),
+                         keras.Variable(np.linspace(0.5, 2, 4, dtype=np.float32))]
+        opt = make(**kwargs)
+        opt.build(variables)
+        if saved is not None:
+            opt.load_own_variables(saved)
+        for t in steps:
+            grads = [np.sin(ops.convert_to_numpy(v) * (t + 1)).astype(np.float32) * 0.5 for v in variables]
+            opt.apply_gradients([(ops.convert_to_tensor(g), v) for g, v in zip(grads, variables)])
+        saved = {}
+        opt.save_own_variables(saved)
+        return variables, saved
+
+    straight, _ = run(builtin, range(20))
+    for first, then in ((builtin, cls), (cls, builtin)):
+        variables, saved = run(first, range(10))
+        resumed, _ = run(then, range(10, 20), variables, saved)
+        for a, b in zip(straight, resumed):
+            assert np.array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_zero_size_variables_and_empty_lists(name):
+    """A variable with no elements steps (on TensorFlow, where Keras's own RMSprop, Adadelta
+    and Nadam fail on one) and changes nothing for the others; an empty list of gradients
+    fails as in Keras's base class."""
+    cls, _ = keras_classes(name)
+    results = []
+    for with_empty in (False, True):
+        variable = keras.Variable(np.array([[1.0, -2.0], [0.5, 3.0]], np.float32))
+        pairs = [(variable, np.array([[0.3, -0.1], [0.2, 0.4]], np.float32))]
+        if with_empty:
+            pairs.insert(0, (keras.Variable(np.zeros((0, 3), np.float32)), np.zeros((0, 3), np.float32)))
+        opt = cls(learning_rate=0.1)
+        for t in range(1, 4):
+            opt.apply_gradients([(ops.convert_to_tensor(g * t), v) for v, g in pairs])
+        results.append(ops.convert_to_numpy(variable))
+    assert np.array_equal(*results)
+    with pytest.raises(ValueError):
+        cls().apply_gradients([])

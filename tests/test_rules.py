@@ -58,8 +58,9 @@ def test_specific_messages():
         rules.get("sgd").validate(lr=-0.1)
     with pytest.raises(ValueError, match=r"beta2=1.0 is invalid: .* in \[0, 1\)"):
         rules.get("adam").validate(beta2=1.0)
-    with pytest.raises(ValueError, match="nesterov=True requires momentum > 0"):
-        rules.get("sgd").validate(nesterov=True)
+    with pytest.raises(ValueError, match="nesterov=True requires dampening == 0"):
+        rules.get("sgd").validate(nesterov=True, momentum=0.9, dampening=0.1)
+    assert rules.get("sgd").validate(nesterov=True)["nesterov"]  # without momentum: plain SGD, as Keras
     with pytest.raises(ValueError, match="epsilon_placement='hat' is invalid"):
         rules.get("adam").validate(epsilon_placement="hat")
     with pytest.raises(ValueError, match="has no hyperparameter 'betas'"):

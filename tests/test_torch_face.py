@@ -344,3 +344,158 @@ def test_epsilon_hat_is_adam_with_a_step_dependent_epsilon():
     table = crosscheck("adam", {"epsilon_placement": "raw", "eps": eps_hat}, steps=50,
                        implementations=("reference", "optlib.torch"))
     assert table.max_rel.max() < 1e-12
+
+
+BUILTIN_CLASSES = [n for n in CLASSES if hasattr(torch.optim, n)]
+
+
+def resumed(first, then, steps=20, at=10):
+    """``at`` steps of ``first``, its state_dict through a file into ``then``, on to ``steps``."""
+    params, opt = run(first, steps=at)
+    buffer = io.BytesIO()
+    torch.save(opt.state_dict(), buffer)
+    buffer.seek(0)
+    params = [p.detach().clone().requires_grad_() for p in params]
+    opt = then(params)
+    opt.load_state_dict(torch.load(buffer))
+    for t in range(at + 1, steps + 1):
+        set_grads(params, t)
+        opt.step()
+    return params
+
+
+@pytest.mark.parametrize("name", BUILTIN_CLASSES)
+@pytest.mark.parametrize("setting", ["defaults", "momentum or weight decay"])
+def test_a_checkpoint_continues_across_optlib_and_builtin(name, setting):
+    """A user switching a running training: a built-in's checkpoint continues in its optlib
+    twin bitwise as the uninterrupted built-in, and optlib's in the built-in as the built-in's
+    own checkpoint would (torch.optim.NAdam's ``load_state_dict`` casts its float32
+    ``mu_product`` to the parameters' dtype, which moves its own resumed runs too)."""
+    cls, builtin = torch_classes(name)
+    extra = {}
+    if setting != "defaults":
+        extra = {"momentum": 0.9} if name in ("SGD", "RMSprop") else {"weight_decay": 0.1}
+    values = class_hypers(cls, lr=0.05, **extra)
+    ours = lambda ps: cls(ps, **cls.kwargs_for(values))  # noqa: E731
+    theirs = lambda ps: builtin(ps, **cls.builtin_kwargs(values), foreach=False)  # noqa: E731
+    assert_same(run(theirs, steps=20)[0], resumed(theirs, ours))
+    assert_same(resumed(theirs, theirs), resumed(ours, theirs))
+
+
+@pytest.mark.parametrize("name", BUILTIN_CLASSES)
+def test_signature_is_torchs_then_keyword_only_extras(name):
+    """Code written for torch.optim runs unchanged: every parameter of the built-in, in its
+    place, with its kind and default; optlib's own keywords come after, keyword-only."""
+    import inspect
+
+    cls, builtin = torch_classes(name)
+    theirs = list(inspect.signature(builtin).parameters.values())
+    ours = list(inspect.signature(cls).parameters.values())
+    assert [(p.name, p.kind, p.default) for p in ours[:len(theirs)]] == \
+        [(p.name, p.kind, p.default) for p in theirs]
+    assert set(cls.extras) <= {p.name for p in ours[len(theirs):]}
+    assert all(p.kind is p.KEYWORD_ONLY for p in ours[len(theirs):])
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_implementation_flags(name):
+    """``foreach`` in any setting runs the same step; ``capturable``, ``differentiable`` and
+    ``fused`` set true raise an error that names the flag, where the class has the flag."""
+    import inspect
+
+    cls, _ = torch_classes(name)
+    values = class_hypers(cls, lr=0.05)
+    default, _ = run(lambda ps: cls(ps, **cls.kwargs_for(values)), steps=5)
+    for foreach in (True, False, None):
+        params, _ = run(lambda ps: cls(ps, **cls.kwargs_for(values), foreach=foreach), steps=5)
+        assert_same(default, params)
+    flags = [f for f in ("capturable", "differentiable", "fused") if f in inspect.signature(cls).parameters]
+    assert "differentiable" in flags
+    for flag in flags:
+        cls(make_params(), **{flag: False})
+        with pytest.raises(NotImplementedError, match=f"{flag}=True is not supported"):
+            cls(make_params(), **{flag: True})
+    params = make_params()
+    opt = cls(params)  # also when a loaded or edited param group sets it
+    opt.param_groups[0][flags[0]] = True
+    set_grads(params, 1)
+    with pytest.raises(NotImplementedError, match=f"{flags[0]}=True"):
+        opt.step()
+
+
+@pytest.mark.parametrize("name", CLASSES)
+def test_complex_parameters_step_as_their_real_parts(name):
+    """torch.optim steps a complex parameter as the real tensor of its parts
+    (``view_as_real``): the same here, bitwise against the built-in and against optlib's own
+    step of the real view; a rule with weight vectors refuses a complex matrix."""
+    cls, builtin = torch_classes(name)
+    values = class_hypers(cls, lr=0.05, **({"momentum": 0.9} if name in ("SGD", "RMSprop") else {}))
+    makes = [lambda ps: cls(ps, **cls.kwargs_for(values))]
+    if not is_reference(builtin):
+        makes.append(lambda ps: builtin(ps, **cls.builtin_kwargs(values), foreach=False))
+    shapes = [(4,), (3,)] if cls.rule.program(values).asked_kind else [(3, 2), (4,)]
+
+    def trajectory(make, complex_params):
+        g = torch.Generator().manual_seed(0)
+        reals = [torch.randn(*s, 2, generator=g, dtype=torch.float64) for s in shapes]
+        # the real run steps flat tensors, so that a rule with weight vectors sees no matrix
+        params = [(torch.view_as_complex(r) if complex_params else r.flatten()).clone().requires_grad_()
+                  for r in reals]
+        opt = make(params)
+        for t in range(1, 11):
+            for p in params:
+                x = torch.view_as_real(p.detach()) if complex_params else p.detach()
+                grad = x * torch.cos(x + t)
+                p.grad = torch.view_as_complex(grad.contiguous()) if complex_params else grad
+            opt.step()
+        return [(torch.view_as_real(p.detach()) if complex_params else p.detach()).flatten() for p in params]
+
+    ours = trajectory(makes[0], True)
+    if cls.rule.program(values).complex_linear():  # SGD: complex arithmetic, to round-off
+        for x, y in zip(ours, trajectory(makes[0], False)):
+            assert torch.allclose(x, y, rtol=1e-14, atol=1e-14)
+    else:
+        assert_same(ours, trajectory(makes[0], False))
+    if len(makes) > 1:
+        assert_same(ours, trajectory(makes[1], True))
+    if cls.rule.program(values).asked_kind:
+        matrix = torch.zeros(3, 2, dtype=torch.complex128, requires_grad=True)
+        matrix.grad = torch.ones_like(matrix)
+        with pytest.raises(NotImplementedError, match="complex parameter"):
+            cls([matrix]).step()
+
+
+@pytest.mark.parametrize("name", BUILTIN_CLASSES)
+def test_constructor_accepts_and_rejects_as_builtin(name):
+    """Over a grid of right and wrong values for every argument: whatever torch.optim rejects
+    (at construction or at a step) optlib rejects too, and optlib rejects what torch accepts
+    only as one of the listed departures (a value outside the rule's interval, not finite, a
+    bool as a number, no switch value), with an error that names the hyperparameter."""
+    import inspect
+
+    from conftest import VALUE_GRID, departure, outcome
+
+    cls, builtin = torch_classes(name)
+    for arg in inspect.signature(builtin).parameters:
+        if arg in ("params", "foreach", "capturable", "differentiable", "fused"):
+            continue
+        values = [{arg: v} for v in VALUE_GRID]
+        if arg == "betas":
+            values = [{arg: (v, 0.999)} for v in VALUE_GRID] + [{arg: (0.9, v)} for v in VALUE_GRID]
+            values += [{arg: (0.9,)}, {arg: 0.9}]
+        for kwargs in values:
+            if arg == "nesterov":
+                kwargs["momentum"] = 0.9
+
+            def attempt(make):
+                params = make_params()
+                opt = make(params, **kwargs)
+                for t in (1, 2):
+                    set_grads(params, t)
+                    opt.step()
+
+            theirs, ours = outcome(lambda: attempt(builtin)), outcome(lambda: attempt(cls))
+            assert not (theirs is not None and ours is None), (kwargs, theirs)
+            if theirs is None and ours is not None:
+                value = kwargs[arg][0 if kwargs[arg][1] == 0.999 else 1] if arg == "betas" else kwargs[arg]
+                assert departure(cls.rule, ours, value), (kwargs, ours)

@@ -121,6 +121,9 @@ class RuleOptimizer(keras.optimizers.Optimizer):
     extras = {}
     # rule slot name -> attribute of the Keras built-in holding that slot's variables
     builtin_slots = {}
+    # the order in which the built-in makes its variables: groups of slots, each group's slots
+    # interleaved variable by variable (Adam: momentum and velocity of each variable in turn)
+    builtin_order = ()
     # rule hyperparameters the class holds fixed
     fixed = {}
     # how the built-in writes an exponential moving average: "delta", m + (x - m)*(1 - beta)
@@ -139,40 +142,52 @@ class RuleOptimizer(keras.optimizers.Optimizer):
     def __init__(self, learning_rate, hypers, name, **kwargs):
         if _py(learning_rate):
             self.rule.hyper("lr").validate(learning_rate)
-            learning_rate = float(learning_rate)
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)  # Keras's own checks too
         lr = learning_rate if _py(learning_rate) else self.rule.hyper("lr").default
         self.hypers = self.rule.validate(lr=lr, **hypers)
 
     def build(self, variables):
+        """One variable per slot and variable (or per slot, for a scalar one), made in the
+        built-in's order (``builtin_order``), so that ``variables``, ``save_own_variables`` and a
+        saved model's optimizer weights line up with the built-in's, either way."""
         if self.built:
             return
         super().build(variables)
-        self._slot_variables = {}
-        self._scalar_variables = {}
         per_tensor = "tensor" in self.rule.scopes(self.hypers)
-        for slot in self.rule.active_slots(self.hypers):
-            if slot.scalar:  # one variable for the optimizer (Nadam's _u_product), or one per variable
-                start = {"zeros": 0.0, "ones": 1.0}.get(slot.init)
-                init = keras.initializers.Constant(self.hypers[slot.init] if start is None else start)
-                dtype = slot.dtype or (variables[0].dtype if variables else keras.backend.floatx())
-                made = [self.add_variable(shape=(), initializer=init, dtype=dtype, name=slot.name)
-                        for _ in (variables if per_tensor else [None])]
-                self._scalar_variables[slot.name] = made if per_tensor else made[0]
-                continue
-            if slot.init in ("zeros", "ones"):
-                init = slot.init
-            elif slot.init == "param":
-                raise NotImplementedError("slots that start as a copy of the parameter are not built yet")
-            else:
-                init = keras.initializers.Constant(self.hypers[slot.init])
-            self._slot_variables[slot.name] = [
-                self.add_variable(shape=unit_shape(v.shape, "keras"), initializer=init, dtype=v.dtype,
-                                  name=slot.name)
-                if slot.shape == "units" and self._kind(v) == "units"
-                else self.add_variable_from_reference(v, name=slot.name, initializer=init)
-                for v in variables
-            ]
+        active = {slot.name: slot for slot in self.rule.active_slots(self.hypers)}
+        named = {name for group in self.builtin_order for name in group}
+        order = [group for group in self.builtin_order] + [(name,) for name in active if name not in named]
+        made = {name: [] for name in active}
+        for group in order:
+            slots = [active[name] for name in group if name in active]
+            for slot in slots:  # one variable for the optimizer (Nadam's _u_product)
+                if slot.scalar and not per_tensor:
+                    made[slot.name].append(self._slot_variable(slot, None, variables))
+            for variable in variables:
+                for slot in slots:
+                    if not slot.scalar or per_tensor:
+                        made[slot.name].append(self._slot_variable(slot, variable, variables))
+        self._slot_variables = {n: made[n] for n, slot in active.items() if not slot.scalar}
+        self._scalar_variables = {n: made[n] if per_tensor else made[n][0] for n, slot in active.items()
+                                  if slot.scalar}
+
+    def _slot_variable(self, slot, variable, variables):
+        """The variable of ``slot`` for ``variable`` (None: the optimizer's one)."""
+        if slot.scalar:
+            start = {"zeros": 0.0, "ones": 1.0}.get(slot.init)
+            init = keras.initializers.Constant(self.hypers[slot.init] if start is None else start)
+            dtype = slot.dtype or (variables[0].dtype if variables else keras.backend.floatx())
+            return self.add_variable(shape=(), initializer=init, dtype=dtype, name=slot.name)
+        if slot.init in ("zeros", "ones"):
+            init = slot.init
+        elif slot.init == "param":
+            raise NotImplementedError("slots that start as a copy of the parameter are not built yet")
+        else:
+            init = keras.initializers.Constant(self.hypers[slot.init])
+        if slot.shape == "units" and self._kind(variable) == "units":
+            return self.add_variable(shape=unit_shape(variable.shape, "keras"), initializer=init,
+                                     dtype=variable.dtype, name=slot.name)
+        return self.add_variable_from_reference(variable, name=slot.name, initializer=init)
 
     def scalar_state(self):
         """The rule's scalar slots as Python floats (SWATS's ``switch_step`` and ``sgd_lr``):
@@ -193,7 +208,11 @@ class RuleOptimizer(keras.optimizers.Optimizer):
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         """Before Keras's per-variable steps: the totals (summed over all the variables, in
         float64, or per variable) and the new values of the scalar slots, which then update
-        once per step (once per variable for a total per tensor), as Nadam's _u_product."""
+        once per step (once per variable for a total per tensor), as Nadam's _u_product.
+        A variable with no elements has nothing to update, and is left out (TensorFlow's
+        oneDNN addition fails on two empty tensors)."""
+        kept = [(g, v) for g, v in zip(grads, trainable_variables) if _m.prod(v.shape)]
+        grads, trainable_variables = [g for g, _ in kept], [v for _, v in kept]
         steps = {}
         for grad, variable in zip(grads, trainable_variables):
             index = self._get_variable_index(variable)

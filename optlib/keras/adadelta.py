@@ -21,6 +21,7 @@ class Adadelta(RuleOptimizer):
     _config_keys = {"rho": "rho", "epsilon": "eps", "coupled_weight_decay": "weight_decay"}
     extras = {"coupled_weight_decay": 0.0}
     builtin_slots = {"square_avg": "_accumulated_grads", "acc_delta": "_accumulated_delta_vars"}
+    builtin_order = (("square_avg", "acc_delta"),)
     _ema = "affine"
 
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7,

@@ -25,6 +25,7 @@ class Adam(RuleOptimizer):
                     "epsilon_placement": "epsilon_placement", "coupled_weight_decay": "weight_decay"}
     extras = {"epsilon_placement": "raw", "coupled_weight_decay": 0.0}
     builtin_slots = {"exp_avg": "_momentums", "exp_avg_sq": "_velocities", "max_exp_avg_sq": "_velocity_hats"}
+    builtin_order = (("exp_avg", "exp_avg_sq"), ("max_exp_avg_sq",))
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,

@@ -24,6 +24,7 @@ class Adamax(RuleOptimizer):
                     "epsilon_placement": "epsilon_placement", "coupled_weight_decay": "weight_decay"}
     extras = {"epsilon_placement": "denominator", "coupled_weight_decay": 0.0}
     builtin_slots = {"exp_avg": "_m", "exp_inf": "_u"}
+    builtin_order = (("exp_avg", "exp_inf"),)
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,

@@ -29,6 +29,7 @@ class Nadam(RuleOptimizer):
     _cast_hypers = ("beta1", "beta2")
     extras = {"momentum_decay": 1.0, "coupled_weight_decay": 0.0, "momentum_correction": "product"}
     builtin_slots = {"exp_avg": "_momentums", "exp_avg_sq": "_velocities"}
+    builtin_order = (("exp_avg", "exp_avg_sq"), ("mu_product",))
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,

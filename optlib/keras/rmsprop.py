@@ -28,6 +28,7 @@ class RMSprop(RuleOptimizer):
                     "coupled_weight_decay": "weight_decay"}
     extras = {"epsilon_placement": "inside", "momentum_form": "velocity", "coupled_weight_decay": 0.0}
     builtin_slots = {"square_avg": "_velocities", "grad_avg": "_average_gradients", "velocity": "_momentums"}
+    builtin_order = (("square_avg",), ("velocity",), ("grad_avg",))
     _ema = "affine"
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,

@@ -37,6 +37,8 @@ class SGD(RuleOptimizer):
                  ema_overwrite_frequency=None, loss_scale_factor=None, gradient_accumulation_steps=None,
                  name="SGD", *, momentum_form="velocity", dampening=0.0, coupled_weight_decay=0.0, drift=0.0,
                  **kwargs):
+        if not isinstance(momentum, float) or momentum < 0 or momentum > 1:  # as keras.optimizers.SGD
+            raise ValueError(f"momentum must be a float in [0, 1], as keras.optimizers.SGD requires; got {momentum!r}")
         super().__init__(
             learning_rate,
             dict(momentum=momentum, nesterov=nesterov, momentum_form=momentum_form, dampening=dampening,

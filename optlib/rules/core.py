@@ -68,8 +68,8 @@ class Choice:
         for option in self.options:
             if value == option and type(value) is type(option):
                 return option
-        if isinstance(value, (bool, int)) and all(isinstance(o, bool) for o in self.options) and value in (0, 1):
-            return bool(value)
+        if all(isinstance(o, bool) for o in self.options) and (value is None or _is_real(value) and value in (0, 1)):
+            return bool(value)  # a switch also takes what both frameworks' ``if flag:`` reads as one
         raise ValueError(f"{self.name}={value!r} is invalid: {self.doc} must be one of {list(self.options)}")
 
 

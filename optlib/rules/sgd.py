@@ -6,11 +6,10 @@ from .core import Choice, Real, Rule, Slot, register
 
 
 def _check(h):
-    if h["nesterov"] and (h["momentum"] <= 0 or h["dampening"] != 0):
-        raise ValueError(
-            "nesterov=True requires momentum > 0 and dampening == 0 "
-            f"(got momentum={h['momentum']}, dampening={h['dampening']})"
-        )
+    # Nesterov without momentum is plain SGD (Keras accepts it so); with dampening it has no
+    # published form (torch rejects it)
+    if h["nesterov"] and h["dampening"] != 0:
+        raise ValueError(f"nesterov=True requires dampening == 0 (got dampening={h['dampening']})")
     if h["momentum_form"] != "buffer" and h["dampening"] != 0:
         raise ValueError(
             f"dampening must be 0 with momentum_form={h['momentum_form']!r} (only PyTorch's buffer has "

@@ -26,6 +26,7 @@ class _Compiled:
         self.scalars = scalar_nodes(program)
         self.tensor_wheres = _tensor_wheres([program.param, *program.slots.values()])
         self.totals = program.totals()
+        self.complex_parts = not program.complex_linear()  # step a complex tensor's parts
         self.total_wheres = _tensor_wheres([n.args[0] for n in self.totals])
         self.plans = {}
 
@@ -63,6 +64,17 @@ def _tensor_wheres(roots):
     return out
 
 
+# torch.optim's implementation flags that optlib cannot honour, and why; ``foreach`` is accepted
+# with any value, since the for-loop and multi-tensor paths compute the same math
+UNSUPPORTED_FLAGS = {
+    "capturable": "optlib.torch's step reads scalars on the host and cannot be captured in a CUDA "
+                  "graph; leave capturable=False",
+    "differentiable": "optlib.torch's step runs under no_grad and cannot be differentiated through; "
+                      "leave differentiable=False",
+    "fused": "optlib.torch has no fused kernel; fused=None or False runs its multi-tensor step",
+}
+
+
 class RuleOptimizer(torch.optim.Optimizer):
     """A torch optimizer whose math is an optlib rule.
 
@@ -78,14 +90,17 @@ class RuleOptimizer(torch.optim.Optimizer):
     # rule hyperparameters the class holds fixed (AdamW: decoupled_weight_decay=True)
     fixed = {}
 
-    def __init__(self, params, defaults):
+    def __init__(self, params, arguments):
+        """``arguments``: the subclass constructor's ``locals()``, so that its signature, torch's
+        declared once, is also the list of its param groups' keys."""
         self._compiled = {}
         self._group_cache = {}
-        super().__init__(params, defaults)
+        skip = {"self", "params", "__class__"}
+        super().__init__(params, {k: v for k, v in arguments.items() if k not in skip})
 
     def add_param_group(self, param_group):
         super().add_param_group(param_group)
-        self._hypers(self.param_groups[-1])  # validate now, with a clear error
+        self._group_values(self.param_groups[-1])  # validate now, with a clear error
 
     def _hypers(self, group):
         """The rule's hyperparameters for ``group`` (validated)."""
@@ -109,6 +124,10 @@ class RuleOptimizer(torch.optim.Optimizer):
         key = tuple((k, _frozen(v)) for k, v in group.items() if k != "params")
         cached = self._group_cache.get(id(group))
         if cached is None or cached[0] != key:
+            for flag, why in UNSUPPORTED_FLAGS.items():
+                if group.get(flag):
+                    raise NotImplementedError(f"{type(self).__name__}: {flag}={group[flag]!r} is not "
+                                              f"supported: {why}")
             cached = (key, self._hypers(group))
             self._group_cache[id(group)] = cached
         return cached[1]
@@ -126,6 +145,11 @@ class RuleOptimizer(torch.optim.Optimizer):
     def _init_state(self, p, values):
         state = self.state[p]
         if "step" in state:
+            return state
+        if state and all(state.get(s.name) is not None for s in self.rule.active_slots(values)):
+            # loaded from a built-in that counts no steps (torch.optim.SGD keeps only its
+            # momentum buffer): the slots exist, so at least one step has been taken
+            state["step"] = torch.tensor(1.0, dtype=torch.float32)
             return state
         state["step"] = torch.tensor(0.0, dtype=torch.float32)
         units = self.rule.kind_of(values, p.ndim) == "units"
@@ -148,6 +172,15 @@ class RuleOptimizer(torch.optim.Optimizer):
                 else:
                     state[slot.name] = torch.full_like(like, values[slot.init], memory_format=torch.preserve_format)
         return state
+
+    def __setstate__(self, state):
+        """As torch's, and a param group saved by the torch.optim class of the same name (which
+        has none of optlib's extra keywords) gets their values that compute the built-in's math,
+        so its checkpoint continues here as it would there."""
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, value in self.extras.items():
+                group.setdefault(key, value)
 
     def load_state_dict(self, state_dict):
         """As torch's, except that scalar slots keep torch's scalar dtype: torch.optim's own
@@ -191,7 +224,7 @@ class RuleOptimizer(torch.optim.Optimizer):
             for name, value in new_scalars.items():
                 for p in b.params:
                     self.state[p][name].copy_(value)
-            compiled.plan(sv, b.maximize).run(b.params, b.grads, b.slots, sv)
+            compiled.plan(sv, b.maximize).run(_reals(b.params, compiled), b.grads, b.slots, sv)
         return loss
 
     def _buckets(self, index, group):
@@ -211,6 +244,10 @@ class RuleOptimizer(torch.optim.Optimizer):
         per_tensor = "tensor" in self.rule.scopes(values)
         scalar_names = [s.name for s in self.rule.active_slots(values) if s.scalar]
         kinds = {p.ndim: self.rule.kind_of(values, p.ndim) for p in params}
+        if any(p.is_complex() and kinds[p.ndim] == "units" for p in params):
+            raise NotImplementedError(f"{type(self).__name__}: a complex parameter with two or more "
+                                      "dimensions has no real weight vectors to normalise; use "
+                                      "torch.view_as_real for the parameter you mean")
         buckets = {}
         for p, state in zip(params, states):
             key = (p.device, p.dtype, float(state["step"]), tuple(float(state[n]) for n in scalar_names),
@@ -223,8 +260,9 @@ class RuleOptimizer(torch.optim.Optimizer):
             grads = [p.grad for p in ps]
             if maximize:
                 grads = torch._foreach_neg(grads)
+            grads = _reals(grads, compiled)
             out.append(_Bucket(index, values, compiled, t, ps, grads, maximize,
-                               [[self.state[p][name] for p in ps] for name in compiled.slot_names],
+                               [_reals([self.state[p][name] for p in ps], compiled) for name in compiled.slot_names],
                                {name: self.state[ps[0]][name] for name in compiled.scalar_slot_names}))
         return out
 
@@ -237,7 +275,7 @@ class RuleOptimizer(torch.optim.Optimizer):
         for b in buckets:
             sv = evaluate_scalars(b.compiled.scalars, b.values, b.t, b.scalar_slots)
             plan = b.compiled.total_plan(sv)
-            env = plan.run(b.params, b.grads, b.slots, sv)
+            env = plan.run(_reals(b.params, b.compiled), b.grads, b.slots, sv)
             parts = torch.stack([x.sum(dtype=torch.float64) for buf in plan.output_bufs for x in env[buf]])
             sums.append(parts.view(len(plan.output_bufs), -1).sum(dim=1).tolist())
         values = total_values([b.compiled.totals for b in buckets], sums, [b.group for b in buckets], math.fsum,
@@ -270,6 +308,23 @@ def _frozen(value):
     if isinstance(value, (tuple, list)):
         return tuple(_frozen(v) for v in value)
     return value
+
+
+def _reals(tensors, compiled):
+    """Complex tensors as real ones with a last axis of two where the step is not
+    complex-linear, as torch.optim steps them: each part is a coordinate of its own (Adam's
+    second moment is per part, not of the modulus)."""
+    if not compiled.complex_parts:
+        return tensors
+    return [torch.view_as_real(t) if t.is_complex() else t for t in tensors]
+
+
+def _betas(group):
+    """A group's ``betas`` as two numbers (each a float or a one-element tensor, as torch allows)."""
+    betas = group["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1); got {betas!r}")
+    return _float(betas[0]), _float(betas[1])
 
 
 def _float(x):

@@ -25,11 +25,9 @@ class Adadelta(RuleOptimizer):
     rule = get("adadelta")
     extras = {"decoupled_weight_decay": False}
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, *, maximize=False,
-                 decoupled_weight_decay=False):
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
-                        decoupled_weight_decay=decoupled_weight_decay)
-        super().__init__(params, defaults)
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
+                 maximize=False, differentiable=False, decoupled_weight_decay=False):
+        super().__init__(params, locals())
 
     def _hypers(self, group):
         return self.rule.validate(lr=_float(group["lr"]), rho=group["rho"], eps=group["eps"],

@@ -27,12 +27,10 @@ class Adagrad(RuleOptimizer):
     rule = get("adagrad")
     extras = {"decoupled_weight_decay": False, "epsilon_placement": "outside"}
 
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *,
-                 maximize=False, decoupled_weight_decay=False, epsilon_placement="outside"):
-        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, eps=eps, maximize=maximize,
-                        decoupled_weight_decay=decoupled_weight_decay, epsilon_placement=epsilon_placement)
-        super().__init__(params, defaults)
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 foreach=None, *, maximize=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False, epsilon_placement="outside"):
+        super().__init__(params, locals())
 
     def _hypers(self, group):
         return self.rule.validate(

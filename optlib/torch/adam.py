@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import torch
+
 from ..rules import get
-from ._base import RuleOptimizer, _float
+from ._base import RuleOptimizer, _betas, _float
 
 
 class Adam(RuleOptimizer):
@@ -29,18 +31,17 @@ class Adam(RuleOptimizer):
     extras = {"epsilon_placement": "corrected"}
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 maximize=False, decoupled_weight_decay=False, epsilon_placement="corrected"):
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1); got {betas!r}")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
-                        epsilon_placement=epsilon_placement)
-        super().__init__(params, defaults)
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False, epsilon_placement="corrected"):
+        if isinstance(betas, (tuple, list)) and not (all(isinstance(b, float) for b in betas)
+                                                     or all(isinstance(b, torch.Tensor) for b in betas)):
+            raise ValueError(f"betas must be two floats or two Tensors, as in torch.optim.Adam; got {betas!r}")
+        super().__init__(params, locals())
 
     def _hypers(self, group):
-        beta1, beta2 = group["betas"]
+        beta1, beta2 = _betas(group)
         return self.rule.validate(
-            lr=_float(group["lr"]), beta1=_float(beta1), beta2=_float(beta2), eps=group["eps"],
+            lr=_float(group["lr"]), beta1=beta1, beta2=beta2, eps=group["eps"],
             weight_decay=group["weight_decay"], amsgrad=group["amsgrad"],
             decoupled_weight_decay=group["decoupled_weight_decay"],
             epsilon_placement=group["epsilon_placement"],

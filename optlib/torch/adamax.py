@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..rules import get
-from ._base import RuleOptimizer, _float
+from ._base import RuleOptimizer, _betas, _float
 
 
 class Adamax(RuleOptimizer):
@@ -27,19 +27,14 @@ class Adamax(RuleOptimizer):
     rule = get("adamax")
     extras = {"decoupled_weight_decay": False, "epsilon_placement": "max"}
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, *, maximize=False,
-                 decoupled_weight_decay=False,
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
+                 maximize=False, differentiable=False, capturable=False, decoupled_weight_decay=False,
                  epsilon_placement="max"):
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1); got {betas!r}")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize,
-                        decoupled_weight_decay=decoupled_weight_decay,
-                        epsilon_placement=epsilon_placement)
-        super().__init__(params, defaults)
+        super().__init__(params, locals())
 
     def _hypers(self, group):
-        beta1, beta2 = group["betas"]
-        return self.rule.validate(lr=_float(group["lr"]), beta1=_float(beta1), beta2=_float(beta2),
+        beta1, beta2 = _betas(group)
+        return self.rule.validate(lr=_float(group["lr"]), beta1=beta1, beta2=beta2,
                                   eps=group["eps"], weight_decay=group["weight_decay"],
                                   decoupled_weight_decay=group["decoupled_weight_decay"],
                                   epsilon_placement=group["epsilon_placement"])

@@ -22,8 +22,10 @@ class AdamW(Adam):
     fixed = {"decoupled_weight_decay": True}  # the rule hyperparameters this class cannot change
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False, epsilon_placement="corrected"):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None,
+                 epsilon_placement="corrected"):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
                          decoupled_weight_decay=True, epsilon_placement=epsilon_placement)
 
     def __setstate__(self, state):  # as torch.optim.AdamW: decay stays decoupled after loading

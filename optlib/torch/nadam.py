@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..rules import get
-from ._base import RuleOptimizer, _float
+from ._base import RuleOptimizer, _betas, _float
 
 
 class NAdam(RuleOptimizer):
@@ -35,17 +35,13 @@ class NAdam(RuleOptimizer):
     extras = {"momentum_correction": "product"}
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
-                 decoupled_weight_decay=False, *, maximize=False, momentum_correction="product"):
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1); got {betas!r}")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
-                        maximize=maximize, momentum_correction=momentum_correction)
-        super().__init__(params, defaults)
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, momentum_correction="product"):
+        super().__init__(params, locals())
 
     def _hypers(self, group):
-        beta1, beta2 = group["betas"]
-        return self.rule.validate(lr=_float(group["lr"]), beta1=_float(beta1), beta2=_float(beta2),
+        beta1, beta2 = _betas(group)
+        return self.rule.validate(lr=_float(group["lr"]), beta1=beta1, beta2=beta2,
                                   eps=group["eps"], weight_decay=group["weight_decay"],
                                   momentum_decay=group["momentum_decay"],
                                   decoupled_weight_decay=group["decoupled_weight_decay"],

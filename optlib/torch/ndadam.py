@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..rules import get
 from ..rules.ndadam import vector_lr_ratio
-from ._base import RuleOptimizer, _float
+from ._base import RuleOptimizer, _betas, _float
 
 class NDAdam(RuleOptimizer):
     r"""ND-Adam (Zhang et al., 2017): Adam on the direction of each weight vector.
@@ -31,20 +31,16 @@ class NDAdam(RuleOptimizer):
     rule = get("ndadam")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, vector_lr=None, weight_decay=0, *,
-                 maximize=False, decoupled_weight_decay=False, epsilon_placement="corrected"):
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1); got {betas!r}")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, vector_lr=vector_lr, weight_decay=weight_decay,
-                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
-                        epsilon_placement=epsilon_placement)
-        super().__init__(params, defaults)
+                 foreach=None, maximize=False, capturable=False, differentiable=False,
+                 decoupled_weight_decay=False, epsilon_placement="corrected"):
+        super().__init__(params, locals())
 
     def _hypers(self, group):
-        beta1, beta2 = group["betas"]
+        beta1, beta2 = _betas(group)
         lr = _float(group["lr"])
         vector_lr = group["vector_lr"]
         ratio = vector_lr_ratio(None if vector_lr is None else _float(vector_lr), lr)
-        return self.rule.validate(lr=lr, vector_lr_ratio=ratio, beta1=_float(beta1), beta2=_float(beta2),
+        return self.rule.validate(lr=lr, vector_lr_ratio=ratio, beta1=beta1, beta2=beta2,
                                   eps=group["eps"], weight_decay=group["weight_decay"],
                                   decoupled_weight_decay=group["decoupled_weight_decay"],
                                   epsilon_placement=group["epsilon_placement"])

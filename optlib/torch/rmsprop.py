@@ -31,14 +31,10 @@ class RMSprop(RuleOptimizer):
     rule = get("rmsprop")
     extras = {"decoupled_weight_decay": False, "epsilon_placement": "outside", "momentum_form": "buffer"}
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
-                 maximize=False, decoupled_weight_decay=False, epsilon_placement="outside",
-                 momentum_form="buffer"):
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                        centered=centered, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
-                        epsilon_placement=epsilon_placement,
-                        momentum_form=momentum_form)
-        super().__init__(params, defaults)
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                 capturable=False, foreach=None, maximize=False, differentiable=False, *,
+                 decoupled_weight_decay=False, epsilon_placement="outside", momentum_form="buffer"):
+        super().__init__(params, locals())
 
     def _hypers(self, group):
         return self.rule.validate(

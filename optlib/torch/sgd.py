@@ -37,13 +37,14 @@ class SGD(RuleOptimizer):
     extras = {"momentum_form": "buffer", "decoupled_weight_decay": False, "drift": 0.0}
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False, momentum_form="buffer", decoupled_weight_decay=False, drift=0.0):
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize, momentum_form=momentum_form,
-                        decoupled_weight_decay=decoupled_weight_decay, drift=drift)
-        super().__init__(params, defaults)
+                 maximize=False, foreach=None, differentiable=False, fused=None,
+                 momentum_form="buffer", decoupled_weight_decay=False, drift=0.0):
+        super().__init__(params, locals())
 
     def _hypers(self, group):
+        if group["nesterov"] and group["momentum"] <= 0:  # as torch.optim.SGD; Keras computes SGD
+            raise ValueError(f"nesterov=True requires momentum > 0, as in torch.optim.SGD (got "
+                             f"momentum={group['momentum']}); without momentum, Nesterov is plain SGD")
         return self.rule.validate(
             lr=_float(group["lr"]), momentum=group["momentum"], dampening=group["dampening"],
             weight_decay=group["weight_decay"], nesterov=group["nesterov"],
@@ -52,7 +53,8 @@ class SGD(RuleOptimizer):
         )
 
     @classmethod
-    def kwargs_for(cls, h):
+    def kwargs_for(cls, h):  # Nesterov without momentum is plain SGD, which torch asks without it
         return dict(lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"],
-                    weight_decay=h["weight_decay"], nesterov=h["nesterov"], momentum_form=h["momentum_form"],
+                    weight_decay=h["weight_decay"], nesterov=h["nesterov"] and h["momentum"] != 0,
+                    momentum_form=h["momentum_form"],
                     decoupled_weight_decay=h["decoupled_weight_decay"], drift=h["drift"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..rules import get
-from ._base import RuleOptimizer, _float
+from ._base import RuleOptimizer, _betas, _float
 
 
 class SWATS(RuleOptimizer):
@@ -31,18 +31,14 @@ class SWATS(RuleOptimizer):
     rule = get("swats")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-9, switch_tol=None, weight_decay=0, *,
-                 maximize=False, decoupled_weight_decay=False, epsilon_placement="raw", switch_scope="all"):
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1); got {betas!r}")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, switch_tol=switch_tol, weight_decay=weight_decay,
-                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
-                        epsilon_placement=epsilon_placement, switch_scope=switch_scope)
-        super().__init__(params, defaults)
+                 foreach=None, maximize=False, capturable=False, differentiable=False,
+                 decoupled_weight_decay=False, epsilon_placement="raw", switch_scope="all"):
+        super().__init__(params, locals())
 
     def _hypers(self, group):
-        beta1, beta2 = group["betas"]
+        beta1, beta2 = _betas(group)
         tol = group["eps"] if group["switch_tol"] is None else group["switch_tol"]
-        return self.rule.validate(lr=_float(group["lr"]), beta1=_float(beta1), beta2=_float(beta2),
+        return self.rule.validate(lr=_float(group["lr"]), beta1=beta1, beta2=beta2,
                                   eps=group["eps"], switch_tol=tol, weight_decay=group["weight_decay"],
                                   decoupled_weight_decay=group["decoupled_weight_decay"],
                                   epsilon_placement=group["epsilon_placement"],
