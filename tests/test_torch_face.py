@@ -349,6 +349,23 @@ def test_epsilon_hat_is_adam_with_a_step_dependent_epsilon():
 BUILTIN_CLASSES = [n for n in CLASSES if hasattr(torch.optim, n)]
 
 
+@pytest.mark.parametrize("name", CLASSES)
+def test_deepcopy_and_pickle_continue_bitwise(name):
+    import copy
+    import pickle
+
+    cls, _ = torch_classes(name)
+    kwargs = cls.kwargs_for(class_hypers(cls, lr=0.05))
+    straight, _ = run(lambda ps: cls(ps, **kwargs), steps=20)
+    for clone in (copy.deepcopy, lambda x: pickle.loads(pickle.dumps(x))):
+        params, opt = run(lambda ps: cls(ps, **kwargs), steps=10)
+        params, opt = clone((params, opt))  # the parameters with it, as torch's own test does
+        for t in range(11, 21):
+            set_grads(params, t)
+            opt.step()
+        assert_same(straight, params)
+
+
 def resumed(first, then, steps=20, at=10):
     """``at`` steps of ``first``, its state_dict through a file into ``then``, on to ``steps``."""
     params, opt = run(first, steps=at)

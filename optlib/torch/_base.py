@@ -176,8 +176,11 @@ class RuleOptimizer(torch.optim.Optimizer):
     def __setstate__(self, state):
         """As torch's, and a param group saved by the torch.optim class of the same name (which
         has none of optlib's extra keywords) gets their values that compute the built-in's math,
-        so its checkpoint continues here as it would there."""
+        so its checkpoint continues here as it would there.  (Unpickling and ``copy.deepcopy``
+        come here too, with torch's ``__getstate__``, which keeps no caches.)"""
         super().__setstate__(state)
+        self.__dict__.setdefault("_compiled", {})
+        self.__dict__.setdefault("_group_cache", {})
         for group in self.param_groups:
             for key, value in self.extras.items():
                 group.setdefault(key, value)
