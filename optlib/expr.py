@@ -45,7 +45,7 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass, field
 
-__all__ = ["Node", "math", "Arithmetic", "Program", "trace_step", "evaluate", "depends_on", "totals",
+__all__ = ["Node", "math", "Arithmetic", "Program", "trace_step", "evaluate", "depends_on", "nodes", "totals",
            "SCOPES", "KINDS"]
 
 # the scopes a total sums over, and the kinds of parameter a rule may tell apart
@@ -251,26 +251,23 @@ class Program:
             self._totals = totals([self.param, *self.slots.values()])
         return self._totals
 
-
     def complex_linear(self):
         """Whether every tensor operation of the step is complex-linear: a sum or difference of
         tensors, a tensor times or over a scalar, a negation, or a choice between tensors on a
         scalar condition.  Complex arithmetic then computes the same as the real and imaginary
         parts would (torch.optim.SGD steps complex parameters so); any other operation (a
-        square, a root, a maximum, a scalar added to a tensor) acts on each part."""
-        seen, stack = set(), [self.param, *self.slots.values()]
-        while stack:
-            n = stack.pop()
-            if not isinstance(n, Node) or not n.is_tensor or id(n) in seen:
-                continue
-            seen.add(id(n))
+        square, a root, a maximum, a scalar added to a tensor, a total) acts on each part."""
+        for n in nodes([self.param, *self.slots.values()]):
             tensors = [a for a in n.args if isinstance(a, Node) and a.is_tensor]
+            if not n.is_tensor:
+                if tensors:  # a scalar made from tensors: a total
+                    return False
+                continue
             linear = {"add": len(tensors) == 2, "sub": len(tensors) == 2, "mul": len(tensors) == 1,
                       "div": len(tensors) == 1 and n.args[0] is tensors[0], "neg": True,
                       "where": len(tensors) == 2, "input": True, "slot": True}
             if not linear.get(n.op, False):
                 return False
-            stack.extend(tensors)
         return True
 
 
@@ -355,6 +352,18 @@ def totals(roots):
     for root in roots:
         visit(root)
     return order
+
+
+def nodes(roots):
+    """Every node that ``roots`` (nodes or constants) depend on, themselves included, once each."""
+    seen, stack = set(), list(roots)
+    while stack:
+        n = stack.pop()
+        if not isinstance(n, Node) or id(n) in seen:
+            continue
+        seen.add(id(n))
+        yield n
+        stack.extend(n.args)
 
 
 def depends_on(node, target, _seen=None):

@@ -156,7 +156,7 @@ class RuleOptimizer(keras.optimizers.Optimizer):
         per_tensor = "tensor" in self.rule.scopes(self.hypers)
         active = {slot.name: slot for slot in self.rule.active_slots(self.hypers)}
         named = {name for group in self.builtin_order for name in group}
-        order = [group for group in self.builtin_order] + [(name,) for name in active if name not in named]
+        order = list(self.builtin_order) + [(name,) for name in active if name not in named]
         made = {name: [] for name in active}
         for group in order:
             slots = [active[name] for name in group if name in active]

@@ -7,7 +7,8 @@ import math
 import torch
 from torch.optim.optimizer import _get_scalar_dtype
 
-from ._plan import Node, Plan, evaluate_scalars, scalar_nodes
+from ._plan import Plan, evaluate_scalars, scalar_nodes
+from ..expr import nodes
 from .._faces import builtin_kwargs as _builtin_kwargs, total_values, unit_shape
 
 __all__ = ["RuleOptimizer"]
@@ -52,16 +53,7 @@ class _Compiled:
 
 
 def _tensor_wheres(roots):
-    out, seen, stack = [], set(), [n for n in roots if n.is_tensor]
-    while stack:
-        n = stack.pop()
-        if not isinstance(n, Node) or id(n) in seen:
-            continue
-        seen.add(id(n))
-        if n.op == "where" and n.is_tensor:
-            out.append(n)
-        stack.extend(n.args)
-    return out
+    return [n for n in nodes([r for r in roots if r.is_tensor]) if n.op == "where" and n.is_tensor]
 
 
 # torch.optim's implementation flags that optlib cannot honour, and why; ``foreach`` is accepted
@@ -227,7 +219,7 @@ class RuleOptimizer(torch.optim.Optimizer):
             for name, value in new_scalars.items():
                 for p in b.params:
                     self.state[p][name].copy_(value)
-            compiled.plan(sv, b.maximize).run(_reals(b.params, compiled), b.grads, b.slots, sv)
+            compiled.plan(sv, b.maximize).run(b.tensors, b.grads, b.slots, sv)
         return loss
 
     def _buckets(self, index, group):
@@ -263,9 +255,10 @@ class RuleOptimizer(torch.optim.Optimizer):
             grads = [p.grad for p in ps]
             if maximize:
                 grads = torch._foreach_neg(grads)
-            grads = _reals(grads, compiled)
-            out.append(_Bucket(index, values, compiled, t, ps, grads, maximize,
-                               [_reals([self.state[p][name] for p in ps], compiled) for name in compiled.slot_names],
+            # a bucket has one dtype: a complex one steps its real parts unless the step is linear
+            view = _reals if ps[0].is_complex() and compiled.complex_parts else list
+            out.append(_Bucket(index, values, compiled, t, ps, view(ps), view(grads), maximize,
+                               [view(self.state[p][name] for p in ps) for name in compiled.slot_names],
                                {name: self.state[ps[0]][name] for name in compiled.scalar_slot_names}))
         return out
 
@@ -278,7 +271,7 @@ class RuleOptimizer(torch.optim.Optimizer):
         for b in buckets:
             sv = evaluate_scalars(b.compiled.scalars, b.values, b.t, b.scalar_slots)
             plan = b.compiled.total_plan(sv)
-            env = plan.run(_reals(b.params, b.compiled), b.grads, b.slots, sv)
+            env = plan.run(b.tensors, b.grads, b.slots, sv)
             parts = torch.stack([x.sum(dtype=torch.float64) for buf in plan.output_bufs for x in env[buf]])
             sums.append(parts.view(len(plan.output_bufs), -1).sum(dim=1).tolist())
         values = total_values([b.compiled.totals for b in buckets], sums, [b.group for b in buckets], math.fsum,
@@ -288,14 +281,15 @@ class RuleOptimizer(torch.optim.Optimizer):
 
 
 class _Bucket:
-    """Parameters one plan runs at once, with their group's hyperparameters and state."""
+    """Parameters one plan runs at once, with their group's hyperparameters and state;
+    ``tensors`` are the parameters as the plan steps them (complex ones as their real parts)."""
 
-    __slots__ = ("group", "values", "compiled", "t", "params", "grads", "maximize", "slots", "scalar_slots",
-                 "totals")
+    __slots__ = ("group", "values", "compiled", "t", "params", "tensors", "grads", "maximize", "slots",
+                 "scalar_slots", "totals")
 
-    def __init__(self, group, values, compiled, t, params, grads, maximize, slots, scalar_slots):
+    def __init__(self, group, values, compiled, t, params, tensors, grads, maximize, slots, scalar_slots):
         self.group, self.values, self.compiled, self.t = group, values, compiled, t
-        self.params, self.grads, self.maximize = params, grads, maximize
+        self.params, self.tensors, self.grads, self.maximize = params, tensors, grads, maximize
         self.slots, self.scalar_slots, self.totals = slots, scalar_slots, {}
 
 
@@ -313,13 +307,11 @@ def _frozen(value):
     return value
 
 
-def _reals(tensors, compiled):
-    """Complex tensors as real ones with a last axis of two where the step is not
-    complex-linear, as torch.optim steps them: each part is a coordinate of its own (Adam's
-    second moment is per part, not of the modulus)."""
-    if not compiled.complex_parts:
-        return tensors
-    return [torch.view_as_real(t) if t.is_complex() else t for t in tensors]
+def _reals(tensors):
+    """Complex tensors as real ones with a last axis of two, as torch.optim steps them where
+    the step is not complex-linear: each part is a coordinate of its own (Adam's second moment
+    is per part, not of the modulus)."""
+    return [torch.view_as_real(t) for t in tensors]
 
 
 def _betas(group):
