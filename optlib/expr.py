@@ -22,7 +22,8 @@ tests prove with SymPy that the two orders are the same expression.
 A *scalar slot* (``Slot(..., scalar=True)``) is state that holds one number, such as Nadam's
 product of momentum coefficients: its leaf is a scalar, and so must be the value assigned to it.
 
-Not every optimizer is elementwise.  Three operations reach beyond one element:
+Not every optimizer is elementwise.  Three operations reach beyond one element, and one
+chooses within it:
 
 - ``math.total(x, over)`` sums a tensor over its elements and over every parameter in a
   *scope*: ``"all"`` the optimizer's parameters, ``"group"`` its param group, ``"tensor"`` this
@@ -38,6 +39,9 @@ Not every optimizer is elementwise.  Three operations reach beyond one element:
   (``(out, in, ...)``), the last in Keras (``(..., in, out)``).  A slot declared
   ``Slot(..., shape="units")`` holds one number per unit (one per element of a parameter
   without units).
+- ``math.where(condition, a, b)`` with a *tensor* condition (a comparison of tensors) chooses
+  element by element, as ``torch.where`` does (Rprop's sign rule); with a scalar condition it
+  chooses one branch for the whole step.
 """
 
 from __future__ import annotations
@@ -189,6 +193,7 @@ class _Math:
 
     @staticmethod
     def sign(x):
+        """-1, 0 or 1; at NaN each face's own sign: torch's is 0, NumPy's and Keras's NaN."""
         return _node("sign", x)
 
     @staticmethod
@@ -201,11 +206,18 @@ class _Math:
 
     @staticmethod
     def where(condition, a, b):
-        """``a`` where ``condition`` holds, else ``b``; the condition must be a scalar."""
-        condition = _const(condition)
-        if condition.is_tensor:
-            raise TypeError("math.where takes a scalar condition (built from t and hyperparameters)")
-        return _node("where", condition, a, b)
+        """``a`` where ``condition`` holds, else ``b``.
+
+        A scalar condition (built from ``t``, hyperparameters and totals) picks one branch for
+        the whole tensor; a tensor condition (a comparison of tensors, such as ``g * prev < 0``)
+        picks element by element, and then at least one branch must be a tensor, which gives
+        the result its dtype (Rprop's step-size factors)."""
+        condition, a, b = _const(condition), _const(a), _const(b)
+        if not condition.is_tensor:
+            return _node("where", condition, a, b)
+        if not (a.is_tensor or b.is_tensor):
+            raise TypeError("math.where with a tensor condition needs a tensor branch (it gives the dtype)")
+        return Node("select", (condition, a, b))
 
     @staticmethod
     def ema(average, value, beta):

@@ -18,17 +18,23 @@ from .expr import Arithmetic, evaluate
 __all__ = ["init_state", "step", "step_all", "trajectory", "NumpyOps"]
 
 
+def _truth(x):
+    """A comparison's result: a bool for scalars (a condition for the whole step), else an array."""
+    return x if np.ndim(x) else bool(x)
+
+
 class NumpyOps(Arithmetic):
     """The operations of :mod:`optlib.expr` on float64 arrays and Python scalars."""
 
-    lt = staticmethod(lambda a, b: bool(a < b))
-    le = staticmethod(lambda a, b: bool(a <= b))
+    lt = staticmethod(lambda a, b: _truth(np.less(a, b)))
+    le = staticmethod(lambda a, b: _truth(np.less_equal(a, b)))
     sqrt = staticmethod(np.sqrt)
     abs = staticmethod(np.abs)
     sign = staticmethod(np.sign)
     maximum = staticmethod(np.maximum)
     minimum = staticmethod(np.minimum)
     where = staticmethod(np.where)
+    select = staticmethod(np.where)
 
     def __init__(self, layout="torch"):
         self.layout = layout

@@ -91,18 +91,38 @@ class SympyOps(Arithmetic):
         return rel
 
     @classmethod
+    def _compare(cls, relation, a, b):
+        """A relation of scalars (True, False or a SymPy relational), or of matrices a matrix of
+        indicators (1 where it holds, 0 where not, a Piecewise where undecided): a matrix holds
+        expressions only."""
+        if not any(isinstance(x, sp.MatrixBase) for x in (a, b)):
+            return cls._decide(relation(a, b))
+        return _lift(lambda x, y: sp.Piecewise((1, relation(x, y)), (0, True)))(a, b)
+
+    @classmethod
     def lt(cls, a, b):
-        return cls._decide(sp.Lt(a, b))
+        return cls._compare(sp.Lt, a, b)
 
     @classmethod
     def le(cls, a, b):
-        return cls._decide(sp.Le(a, b))
+        return cls._compare(sp.Le, a, b)
 
     @staticmethod
     def where(c, a, b):
         if isinstance(c, bool):
             return a if c else b
         return _lift(lambda x, y: sp.Piecewise((x, c), (y, True)))(a, b)
+
+    @staticmethod
+    def select(c, a, b):
+        def choose(c, x, y):
+            if isinstance(c, sp.Piecewise):  # an indicator of _compare: its relation decides
+                c = c.args[0][1]
+            if c in (0, 1, sp.true, sp.false):  # decided
+                return x if c in (1, sp.true) else y
+            return sp.Piecewise((x, c), (y, True))
+
+        return _lift(choose)(c, a, b)
 
 
 def hyper_symbols(rule, **values):

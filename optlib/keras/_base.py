@@ -94,6 +94,12 @@ class KerasOps:
             return a if c else b
         return ops.where(c, self._t(a), self._t(b))
 
+    def select(self, c, a, b):  # a tensor condition: ops.where chooses element by element
+        def exact(x):  # a Python number in the variable's dtype (ops.cast would round it to float32 first)
+            return ops.convert_to_tensor(x, dtype=self.dtype) if _py(x) else x
+
+        return ops.where(c, exact(a), exact(b))
+
     def unit_sum(self, x):  # a Keras kernel keeps its units on the last axis
         return ops.sum(x, axis=tuple(range(len(x.shape) - 1)), keepdims=True)
 
@@ -102,6 +108,13 @@ class KerasOps:
             return self.add(self.mul(beta, m), self.mul(self.sub(1, beta), x))
         # Adam, Adamax, Nadam: m + (x - m) * (1 - beta)
         return self.add(m, self.mul(self.sub(x, m), self.sub(1, beta)))
+
+
+def _constant(value):
+    """An initializer that fills a variable with ``value``, a number or a scalar tensor."""
+    if _py(value):
+        return keras.initializers.Constant(value)
+    return lambda shape, dtype=None: ops.full(shape, ops.cast(value, dtype), dtype=dtype)
 
 
 class RuleOptimizer(keras.optimizers.Optimizer):
@@ -175,7 +188,7 @@ class RuleOptimizer(keras.optimizers.Optimizer):
         """The variable of ``slot`` for ``variable`` (None: the optimizer's one)."""
         if slot.scalar:
             start = {"zeros": 0.0, "ones": 1.0}.get(slot.init)
-            init = keras.initializers.Constant(self.hypers[slot.init] if start is None else start)
+            init = _constant(self._start(slot.init) if start is None else start)
             dtype = slot.dtype or (variables[0].dtype if variables else keras.backend.floatx())
             return self.add_variable(shape=(), initializer=init, dtype=dtype, name=slot.name)
         if slot.init in ("zeros", "ones"):
@@ -183,11 +196,19 @@ class RuleOptimizer(keras.optimizers.Optimizer):
         elif slot.init == "param":
             raise NotImplementedError("slots that start as a copy of the parameter are not built yet")
         else:
-            init = keras.initializers.Constant(self.hypers[slot.init])
+            init = _constant(self._start(slot.init))
         if slot.shape == "units" and self._kind(variable) == "units":
             return self.add_variable(shape=unit_shape(variable.shape, "keras"), initializer=init,
                                      dtype=variable.dtype, name=slot.name)
         return self.add_variable_from_reference(variable, name=slot.name, initializer=init)
+
+    def _start(self, name):
+        """The start value of a slot that starts at hyperparameter ``name``: for the learning
+        rate (ASGD's eta, Rprop's step sizes) the one the first step reads, Keras's float32
+        variable or a schedule's value at step 0."""
+        if name == "lr":  # a tensor (build may run inside a traced function)
+            return self.learning_rate
+        return self.hypers[name]
 
     def scalar_state(self):
         """The rule's scalar slots as Python floats (SWATS's ``switch_step`` and ``sgd_lr``):

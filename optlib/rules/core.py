@@ -123,6 +123,10 @@ class Rule:
     # names of the hyperparameters that change nothing at the given values (momentum_form
     # without momentum), so that a face can map them onto whatever its built-in assumes
     inert: Callable[[dict], set] | None = None
+    # whether a complex parameter steps in complex arithmetic where the step is complex-linear
+    # (torch.optim.SGD), rather than as the real tensor of its parts (every other torch.optim
+    # class, ASGD's linear step included): the two agree to round-off, the built-ins bitwise
+    complex_arithmetic: bool = False
     _programs: dict = field(default_factory=dict, repr=False)
 
     # --- hyperparameters --------------------------------------------------------------

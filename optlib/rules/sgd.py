@@ -91,6 +91,7 @@ SGD = register(
         references=("robbins1951", "polyak1964", "nesterov1983", "sutskever2013"),
         check=_check,
         inert=lambda h: set() if h["momentum"] else {"momentum_form", "dampening"},  # no momentum: plain SGD
+        complex_arithmetic=True,  # torch.optim.SGD steps complex parameters in complex arithmetic
         doc="Gradient descent; heavy-ball momentum (Polyak) and Nesterov's look-ahead, in PyTorch's, Keras's "
             "or the EMA convention; decoupled or L2 weight decay.",
     )

@@ -18,7 +18,7 @@ class _Compiled:
     """A rule's traced step for one structure and kind of parameter, with its plans (one per
     choice of branches), and the plans that compute the operands of its totals."""
 
-    def __init__(self, program, slot_names, scalar_slot_names=(), unit_slots=()):
+    def __init__(self, program, slot_names, scalar_slot_names=(), unit_slots=(), complex_arithmetic=False):
         self.program = program
         self.slot_names = slot_names  # tensor slots, in the plan's buffers
         self.scalar_slot_names = scalar_slot_names
@@ -27,7 +27,8 @@ class _Compiled:
         self.scalars = scalar_nodes(program)
         self.tensor_wheres = _tensor_wheres([program.param, *program.slots.values()])
         self.totals = program.totals()
-        self.complex_parts = not program.complex_linear()  # step a complex tensor's parts
+        # step a complex tensor's parts, unless the rule asks for complex arithmetic and may have it
+        self.complex_parts = not (complex_arithmetic and program.complex_linear())
         self.total_wheres = _tensor_wheres([n.args[0] for n in self.totals])
         self.plans = {}
 
@@ -131,7 +132,7 @@ class RuleOptimizer(torch.optim.Optimizer):
             self._compiled[key] = _Compiled(
                 self.rule.program(values, "torch", kind), tuple(s.name for s in active if not s.scalar),
                 tuple(s.name for s in active if s.scalar),
-                tuple(s.name for s in active if s.shape == "units" and kind == "units"))
+                tuple(s.name for s in active if s.shape == "units" and kind == "units"), self.rule.complex_arithmetic)
         return self._compiled[key]
 
     def _init_state(self, p, values):
@@ -162,7 +163,10 @@ class RuleOptimizer(torch.optim.Optimizer):
                 elif slot.init == "param":
                     state[slot.name] = p.detach().clone(memory_format=torch.preserve_format)
                 else:
-                    state[slot.name] = torch.full_like(like, values[slot.init], memory_format=torch.preserve_format)
+                    value = values[slot.init]
+                    if p.is_complex():  # each part is a coordinate: complex(v, v), as torch.optim.Adagrad
+                        value = complex(value, value)
+                    state[slot.name] = torch.full_like(like, value, memory_format=torch.preserve_format)
         return state
 
     def __setstate__(self, state):
@@ -314,12 +318,17 @@ def _reals(tensors):
     return [torch.view_as_real(t) for t in tensors]
 
 
+def _pair(group, key, members):
+    """A group's pair-valued keyword (``betas``, Rprop's ``etas``) as two numbers, each a float
+    or a one-element tensor, as torch allows; ``members`` names them, for the error."""
+    pair = group[key]
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise ValueError(f"{key} must be a pair {members}; got {pair!r}")
+    return _float(pair[0]), _float(pair[1])
+
+
 def _betas(group):
-    """A group's ``betas`` as two numbers (each a float or a one-element tensor, as torch allows)."""
-    betas = group["betas"]
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1); got {betas!r}")
-    return _float(betas[0]), _float(betas[1])
+    return _pair(group, "betas", "(beta1, beta2), each in [0, 1)")
 
 
 def _float(x):

@@ -129,6 +129,17 @@ def _factor(node):
     return lambda sv: sv[k]
 
 
+def _each(fn):
+    """``fn`` applied tensor by tensor to lists of tensors (a scalar argument goes to every
+    call), for the operations that have no multi-tensor kernel."""
+
+    def run(*args):
+        count = next(len(a) for a in args if isinstance(a, (list, tuple)))
+        return [fn(*(a[i] if isinstance(a, (list, tuple)) else a for a in args)) for i in range(count)]
+
+    return run
+
+
 def _one_minus(node):
     f = _factor(node)
     return lambda sv: 1 - f(sv)
@@ -466,9 +477,31 @@ class Plan:
             I.append(run)
             self.loc[id(node)] = dst
 
+    def _operand(self, n):
+        """A function of the environment and the scalars giving ``n``'s value: a tensor's buffer
+        or a scalar."""
+        if n.is_tensor:
+            src = self._materialize(n)
+            return lambda env, sv: env[src]
+        s = self._scalar(n)
+        return lambda env, sv: s(sv)
+
     def _compute(self, node):
         op, args = node.op, self._args(node)
         unary = {"sqrt": "sqrt", "abs": "abs", "sign": "sign", "neg": "neg"}
+        if op in ("lt", "le"):  # a comparison of tensors: one bool tensor per parameter
+            a, b = args
+            fn = torch.lt if op == "lt" else torch.le
+            if not a.is_tensor:  # s < x is x > s
+                a, b, fn = b, a, torch.gt if op == "lt" else torch.ge
+            other = self._operand(b)
+            self._out(node, self._materialize(a), False, None, _each(fn), other)
+            return
+        if op == "select":  # where on a tensor condition: torch.where, tensor by tensor
+            condition, a, b = args
+            first, second = self._operand(a), self._operand(b)
+            self._out(node, self._materialize(condition), False, None, _each(torch.where), first, second)
+            return
         if op == "unit_sum":  # per unit: over every dimension but the first, kept
             src = self._materialize(args[0])
             self._out(node, src, False, None,
@@ -545,11 +578,13 @@ class Plan:
             raise NotImplementedError(f"the torch face cannot run scalar {op} tensor")
 
     def _scaled_tensor(self, node):
-        """``(y, coef)`` when ``node`` is ``c*y`` with ``c`` scalar and ``y`` a tensor."""
+        """``(y, coef)`` when ``node`` is ``c*y`` with ``c`` scalar and ``y`` a tensor: a
+        coefficient, torch's ``alpha=`` (``y*c``, the scalar on the right, is a tensor
+        operation of its own, rounded before it is added, as ASGD's ``ax.add_((p - ax).mul_(mu))``)."""
         if node.op == "mul":
             a, b = self._args(node)
-            if a.is_tensor != b.is_tensor:
-                return (a, _Coef().times(b)) if a.is_tensor else (b, _Coef().times(a))
+            if not a.is_tensor and b.is_tensor:
+                return b, _Coef().times(a)
         return None
 
     # --- running ---------------------------------------------------------------------------
