@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from ._base import RuleOptimizer
 from .adadelta import Adadelta
+from .asgd import ASGD
+from .ftrl import Ftrl
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamax import Adamax
@@ -21,12 +23,13 @@ from .nadam import Nadam
 from .ndadam import NDAdam
 from .radam import RAdam
 from .rmsprop import RMSprop
+from .rprop import Rprop
 from .sgd import SGD
 from .swats import SWATS
 
 # Each optimizer class, one line each; by_rule maps a rule to the class that runs it (the one
 # whose name the framework's built-in shares; the first class of a rule: Adam, not AdamW).
-CLASSES = (SGD, Adam, Adagrad, RMSprop, Adadelta, AdamW, Adamax, Nadam, RAdam, SWATS, NDAdam)
+CLASSES = (SGD, Adam, Adagrad, RMSprop, Adadelta, AdamW, Adamax, Nadam, RAdam, ASGD, Rprop, Ftrl, SWATS, NDAdam)
 by_rule = {cls.rule.name: cls for cls in reversed(CLASSES)}
 
 __all__ = ["RuleOptimizer", "CLASSES", "by_rule", *(cls.__name__ for cls in CLASSES)]
