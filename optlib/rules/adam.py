@@ -18,8 +18,8 @@ def adam(p, g, s, h, t, math):
     bias_correction1 = 1 - h.beta1**t
     bias_correction2 = 1 - h.beta2**t
     if h.epsilon_placement == "corrected":  # PyTorch, the paper's Algorithm 1
-        # torch writes bias_correction2**0.5, which libm's pow rounds differently from sqrt
-        # for some t (at beta2 = 0.8787..., t = 19: ...235 against sqrt's ...236)
+        # torch's bias_correction2**0.5: pow and sqrt round apart at some t
+        # (beta2 = 0.8787..., t = 19)
         denom = math.sqrt(v) / bias_correction2**0.5 + h.eps
         return p - h.lr / bias_correction1 * s.exp_avg / denom
     # Keras: epsilon-hat, added to the root of the raw second moment
