@@ -484,3 +484,27 @@ def test_zero_size_variables_and_empty_lists(name):
     assert np.array_equal(*results)
     with pytest.raises(ValueError):
         cls().apply_gradients([])
+
+
+def test_asgd_average_is_readable_and_is_the_mean_of_the_iterates():
+    """ASGD's estimate is its average: Keras users read it with ``averaged_variables()``; it is
+    the mean of the iterates from step t0 + 2 on (torch's mu_t = 1/max(1, t - 1 - t0)), as
+    torch.optim.ASGD's ``state[p]["ax"]`` is."""
+    import torch
+
+    t0, steps = 3.0, 12
+    variables = [keras.Variable(np.linspace(-1.0, 1.0, 6).reshape(2, 3), dtype="float64")]
+    opt = ok.ASGD(learning_rate=2.0**-4, t0=t0)
+    p = torch.tensor(np.asarray(variables[0]), requires_grad=True)
+    builtin = torch.optim.ASGD([p], lr=2.0**-4, t0=t0)
+    iterates = []
+    for t in range(1, steps + 1):
+        (grad,) = gradients(variables, t)
+        opt.apply([grad], variables)
+        p.grad = torch.tensor(ops.convert_to_numpy(grad))
+        builtin.step()
+        iterates.append(np.asarray(variables[0]))
+    (average,) = (np.asarray(ops.convert_to_numpy(v)) for v in opt.averaged_variables())
+    np.testing.assert_allclose(average, np.mean(iterates[int(t0) + 1:], axis=0), rtol=1e-12)
+    np.testing.assert_allclose(average, builtin.state[p]["ax"].numpy(), rtol=1e-6)  # Keras's float32 lr
+    assert not np.allclose(average, iterates[-1])  # an average, not the last iterate
