@@ -185,16 +185,18 @@ results: $(STAMP) data
 		fashion_allconv_long --budget $$b --workers $(WORKERS) || exit 1; done
 
 # Retrain a seeded sample of every experiment chapter's committed runs and compare every
-# stored metric (optlib/experiments/verify.py states the tolerances). Two streams, one per
-# core, of about 4-5 minutes each on the 2-core machine: iris 10 runs (each optimizer
-# twice, ~1 s each), Fashion-MNIST CNN 2 and all-conv 2 (~30-50 s), the article's Adam in
-# PyTorch 1 (~150 s) and in Keras 1 (~110 s).
-VERIFY_A := iris:10 fashion_cnn_adam:1 fashion_allconv:2
-VERIFY_B := fashion_cnn_keras:1 fashion_cnn:2
+# stored metric (optlib/experiments/verify.py states the tolerances); each entry is
+# experiment/budget:runs. Two streams, one per core, of about 5 minutes each on the 2-core
+# machine: iris 10 runs (each optimizer twice, ~1 s each), Fashion-MNIST CNN 2 and all-conv
+# 2 (~30-50 s), the article's Adam in PyTorch 1 (~150 s) and in Keras 1 (~110 s), one of
+# seed 002's learning-rate selection runs (~70 s; its final runs take 16 minutes each).
+VERIFY_A := iris/full:10 fashion_cnn_adam/full:1 fashion_allconv/full:2
+VERIFY_B := fashion_cnn_keras/full:1 fashion_cnn/full:2 fashion_allconv_long/select:1
 .PHONY: verify-results
 verify-results: $(STAMP) data
-	@mkdir -p _build; verify() { rc=0; for s in $$*; do $(BIN)/python -m optlib.experiments \
-		verify $${s%:*} --sample $${s#*:} || rc=1; done; return $$rc; }; \
+	@mkdir -p _build; verify() { rc=0; for s in $$*; do run=$${s%:*}; \
+		$(BIN)/python -m optlib.experiments verify $${run%/*} --budget $${run#*/} \
+		--sample $${s#*:} || rc=1; done; return $$rc; }; \
 	verify $(VERIFY_A) > _build/verify-a.log 2>&1 & a=$$!; \
 	verify $(VERIFY_B) > _build/verify-b.log 2>&1 & b=$$!; \
 	rc=0; wait $$a || rc=1; wait $$b || rc=1; cat _build/verify-a.log _build/verify-b.log; exit $$rc
