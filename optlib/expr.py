@@ -50,7 +50,7 @@ import builtins
 from dataclasses import dataclass, field
 
 __all__ = ["Node", "math", "Arithmetic", "Program", "trace_step", "evaluate", "depends_on", "nodes", "totals",
-           "SCOPES", "KINDS"]
+           "ema_as_delta", "SCOPES", "KINDS"]
 
 # the scopes a total sums over, and the kinds of parameter a rule may tell apart
 SCOPES = ("all", "group", "tensor")
@@ -364,6 +364,27 @@ def totals(roots):
     for root in roots:
         visit(root)
     return order
+
+
+def ema_as_delta(program):
+    """``program`` with every ``ema(m, x, beta)`` written out as ``m + (x - m)*(1 - beta)``, each
+    operation rounded on its own: how a built-in that spells the average out computes it
+    (torch.optim.SparseAdam; every Keras built-in of the Adam family does so too)."""
+    memo = {}
+
+    def written(n):
+        if not isinstance(n, Node) or not n.args or n.op in ("input", "slot", "hyper", "const"):
+            return n
+        if id(n) not in memo:
+            args = tuple(written(a) for a in n.args)
+            if n.op == "ema":
+                average, value, beta = args
+                memo[id(n)] = average + (value - average) * (1 - beta)
+            else:
+                memo[id(n)] = Node(n.op, args, n.is_tensor, n.truth)
+        return memo[id(n)]
+
+    return Program(written(program.param), {k: written(v) for k, v in program.slots.items()}, program.asked_kind)
 
 
 def nodes(roots):

@@ -121,9 +121,11 @@ def _equivalents(rule, hypers):
     return valid
 
 
-def _pick(rule, hypers, classes, builtins, prefer):
-    """The framework class (built-in first, then optlib's) and keywords for ``hypers``."""
-    candidates = [c for c in classes if c.rule is rule]
+def _pick(rule, hypers, classes, builtins, prefer, lazy):
+    """The framework class (built-in first, then optlib's) and keywords for ``hypers``, among
+    the classes that step lazily (only the entries a sparse gradient holds) if ``lazy``, else
+    among those that step every entry."""
+    candidates = [c for c in classes if c.rule is rule and c.lazy == lazy]
     candidates.sort(key=lambda c: (c.__name__ != prefer, bool(c.fixed) and not all(
         hypers.get(k) == v for k, v in c.fixed.items())))
     for h, notes in _equivalents(rule, hypers):
@@ -224,6 +226,7 @@ def to_torch(keras_optimizer):
     """
     import torch
 
+    import optlib.keras as ok
     import optlib.torch as ot
 
     rule, hypers, name = _keras_hypers(_keras_optimizer(keras_optimizer))
@@ -233,7 +236,7 @@ def to_torch(keras_optimizer):
     prefer = {"Nadam": "NAdam"}.get(name, name)
     if hypers.get("decoupled_weight_decay") and hypers.get("weight_decay") and rule.name == "adam":
         prefer = "AdamW"
-    return _pick(rule, hypers, ot.CLASSES, torch.optim, prefer)
+    return _pick(rule, hypers, ot.CLASSES, torch.optim, prefer, getattr(ok, name).lazy)
 
 
 # --- torch -> Keras ---------------------------------------------------------------------------------
@@ -296,7 +299,7 @@ def to_keras(torch_optimizer):
     prefer = {"NAdam": "Nadam"}.get(name, name)
     if name == "Adam" and hypers.get("decoupled_weight_decay") and hypers.get("weight_decay"):
         prefer = "Adam"
-    return _pick(face.rule, hypers, ok.CLASSES, keras.optimizers, prefer)
+    return _pick(face.rule, hypers, ok.CLASSES, keras.optimizers, prefer, face.lazy)
 
 
 

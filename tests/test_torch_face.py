@@ -1,6 +1,8 @@
 """optlib.torch against torch.optim, for every registered rule (DESIGN §8)."""
 
 import contextlib
+import functools
+import inspect
 import io
 import math
 import re
@@ -14,7 +16,7 @@ import optlib.torch as ot
 from optlib import rules
 from optlib.crosscheck import crosscheck
 
-from conftest import RULES, class_hypers, hyper_values, roundoff_tolerance, valid
+from conftest import RULES, class_hypers, hyper_values, outcome, roundoff_tolerance, valid
 
 SHAPES = [(5, 3), (4,), (2, 1, 3)]
 # every class of the face (AdamW runs the adam rule, so the registry alone would miss it)
@@ -75,6 +77,12 @@ def torch_classes(name):
     (made from the same keywords)."""
     cls = getattr(ot, name) if name in CLASSES else ot.by_rule[name]
     builtin = getattr(torch.optim, cls.__name__, None)
+    if builtin is not None and "foreach" not in inspect.signature(builtin).parameters:
+        plain = builtin  # torch.optim.SparseAdam has one path: the tests' foreach=False is moot
+
+        @functools.wraps(plain)
+        def builtin(params, foreach=None, **kwargs):
+            return plain(params, **kwargs)
     if builtin is None:
         def builtin(params, **kwargs):
             return ReferenceOptimizer(params, cls, **kwargs)
@@ -122,11 +130,27 @@ def make_params(dtype=torch.float64, seed=0, shapes=SHAPES):
     return [torch.randn(s, generator=g, dtype=torch.float64).to(dtype).requires_grad_() for s in shapes]
 
 
-def set_grads(params, t, seed=0, scale=1.0):
+def set_grads(params, t, seed=0, scale=1.0, opt=None):
+    """Gradients for step ``t``; sparse ones where ``opt`` takes only those."""
     g = torch.Generator().manual_seed(1000 * seed + t)
     for p in params:
         noise = torch.randn(p.shape, generator=g, dtype=torch.float64).to(p.dtype)
         p.grad = (scale * (0.5 * p.detach() + 0.3 * torch.sin(2 * p.detach())) + 0.1 * noise).to(p.dtype)
+    if takes_sparse(opt):
+        sparsify(params, t)
+
+
+def takes_sparse(opt):
+    return getattr(opt, "lazy", False) or isinstance(opt, torch.optim.SparseAdam)
+
+
+def sparsify(params, t):
+    """The gradients as ``nn.Embedding(sparse=True)`` gives them: sparse, holding the rows
+    (along the first axis) whose index is not ``t`` modulo 3, so every row is left out of one
+    step in three and a lazy step's difference from a dense one shows."""
+    for p in params:
+        rows = ((torch.arange(p.shape[0]) - t) % 3 != 0).nonzero().flatten()
+        p.grad = torch.sparse_coo_tensor(rows[None], p.grad[rows], p.shape, check_invariants=True)
 
 
 def run(make, steps=30, dtype=torch.float64, schedule=None, seed=0):
@@ -134,7 +158,7 @@ def run(make, steps=30, dtype=torch.float64, schedule=None, seed=0):
     opt = make(params)
     sched = schedule(opt) if schedule else None
     for t in range(1, steps + 1):
-        set_grads(params, t, seed)
+        set_grads(params, t, seed, opt=opt)
         opt.step()
         if sched:
             sched.step()
@@ -203,7 +227,7 @@ def test_state_dict_round_trip_is_bitwise(name):
     opt2 = cls(resumed, **kwargs)
     opt2.load_state_dict(saved["opt"])
     for t in range(11, 21):
-        set_grads(resumed, t)
+        set_grads(resumed, t, opt=opt2)
         opt2.step()
     assert_same(straight, resumed)
 
@@ -249,7 +273,7 @@ def test_params_without_grad_are_skipped(name):
     frozen = params[1].detach().clone()
     opt = cls(params, lr=0.1)
     for t in range(1, 4):
-        set_grads(params, t)
+        set_grads(params, t, opt=opt)
         params[1].grad = None
         opt.step()
     assert torch.equal(params[1].detach(), frozen)
@@ -269,7 +293,9 @@ def test_nan_and_inf_gradients_behave_as_builtin(name, bad):
         for t in range(1, 6):
             set_grads(params, t)
             if t == 3:
-                params[0].grad[0, 0] = bad
+                params[0].grad[1, 0] = bad
+            if takes_sparse(opt):
+                sparsify(params, t)
             opt.step()
         results.append(params)
     for a, b in zip(*results):
@@ -296,9 +322,13 @@ def test_param_groups_closure_zero_size_and_noncontiguous(name):
             opt.zero_grad()
             loss = sum((torch.sin(p) ** 2).sum() for p in params)
             loss.backward()
+            if takes_sparse(opt):
+                sparsify(params, len(losses))
             return loss
 
-        losses = [float(opt.step(closure).detach()) for _ in range(5)]
+        losses = []
+
+        losses += [float(opt.step(closure).detach()) for _ in range(5)]
         results.append((params, losses))
     (a, la), (b, lb) = results
     if is_reference(builtin):
@@ -374,7 +404,7 @@ def test_deepcopy_and_pickle_continue_bitwise(name):
         params, opt = run(lambda ps: cls(ps, **kwargs), steps=10)
         params, opt = clone((params, opt))  # the parameters with it, as torch's own test does
         for t in range(11, 21):
-            set_grads(params, t)
+            set_grads(params, t, opt=opt)
             opt.step()
         assert_same(straight, params)
 
@@ -389,7 +419,7 @@ def resumed(first, then, steps=20, at=10):
     opt = then(params)
     opt.load_state_dict(torch.load(buffer))
     for t in range(at + 1, steps + 1):
-        set_grads(params, t)
+        set_grads(params, t, opt=opt)
         opt.step()
     return params
 
@@ -405,7 +435,8 @@ def test_a_checkpoint_continues_across_optlib_and_builtin(name, setting):
     extra = {}
     if setting != "defaults":  # state the defaults leave out, or a branch they do not take
         extra = {"SGD": {"momentum": 0.9}, "RMSprop": {"momentum": 0.9}, "Rprop": {"etaminus": 0.3, "etaplus": 1.5},
-                 "ASGD": {"weight_decay": 0.1, "t0": 5.0}}.get(name, {"weight_decay": 0.1})
+                 "ASGD": {"weight_decay": 0.1, "t0": 5.0}, "SparseAdam": {"beta1": 0.3, "eps": 1e-3},
+                 }.get(name, {"weight_decay": 0.1})
     values = class_hypers(cls, lr=0.05, **extra)
     ours = lambda ps: cls(ps, **cls.kwargs_for(values))  # noqa: E731
     theirs = lambda ps: builtin(ps, **cls.builtin_kwargs(values), foreach=False)  # noqa: E731
@@ -417,7 +448,6 @@ def test_a_checkpoint_continues_across_optlib_and_builtin(name, setting):
 def test_signature_is_torchs_then_keyword_only_extras(name):
     """Code written for torch.optim runs unchanged: every parameter of the built-in, in its
     place, with its kind and default; optlib's own keywords come after, keyword-only."""
-    import inspect
 
     cls, builtin = torch_classes(name)
     theirs = list(inspect.signature(builtin).parameters.values())
@@ -432,16 +462,18 @@ def test_signature_is_torchs_then_keyword_only_extras(name):
 def test_implementation_flags(name):
     """``foreach`` in any setting runs the same step; ``capturable``, ``differentiable`` and
     ``fused`` set true raise an error that names the flag, where the class has the flag."""
-    import inspect
 
     cls, _ = torch_classes(name)
     values = class_hypers(cls, lr=0.05)
     default, _ = run(lambda ps: cls(ps, **cls.kwargs_for(values)), steps=5)
-    for foreach in (True, False, None):
+    signature = inspect.signature(cls).parameters
+    for foreach in (True, False, None) if "foreach" in signature else ():
         params, _ = run(lambda ps: cls(ps, **cls.kwargs_for(values), foreach=foreach), steps=5)
         assert_same(default, params)
-    flags = [f for f in ("capturable", "differentiable", "fused") if f in inspect.signature(cls).parameters]
-    assert "differentiable" in flags
+    flags = [f for f in ("capturable", "differentiable", "fused") if f in signature]
+    if not flags:  # torch.optim.SparseAdam has none of them, nor foreach
+        assert name == "SparseAdam" and "foreach" not in signature
+        return
     for flag in flags:
         cls(make_params(), **{flag: False})
         with pytest.raises(NotImplementedError, match=f"{flag}=True is not supported"):
@@ -449,7 +481,7 @@ def test_implementation_flags(name):
     params = make_params()
     opt = cls(params)  # also when a loaded or edited param group sets it
     opt.param_groups[0][flags[0]] = True
-    set_grads(params, 1)
+    set_grads(params, 1, opt=opt)
     with pytest.raises(NotImplementedError, match=f"{flags[0]}=True"):
         opt.step()
 
@@ -460,6 +492,12 @@ def test_complex_parameters_step_as_their_real_parts(name):
     (``view_as_real``): the same here, bitwise against the built-in and against optlib's own
     step of the real view; a rule with weight vectors refuses a complex matrix."""
     cls, builtin = torch_classes(name)
+    rejected = None if is_reference(builtin) else outcome(
+        lambda: builtin([torch.zeros(3, dtype=torch.complex128, requires_grad=True)]))
+    if rejected is not None:  # torch.optim.SparseAdam: the same error, at construction
+        with pytest.raises(type(rejected), match=re.escape(str(rejected))):
+            cls([torch.zeros(3, dtype=torch.complex128, requires_grad=True)])
+        return
     # momentum's buffer, and a slot that starts at a hyperparameter's value in both parts
     extra = {"SGD": {"momentum": 0.9}, "RMSprop": {"momentum": 0.9}, "Adagrad": {"initial_accumulator_value": 0.1}}
     values = class_hypers(cls, lr=0.05, **extra.get(name, {}))
@@ -504,9 +542,8 @@ def test_constructor_accepts_and_rejects_as_builtin(name):
     (at construction or at a step) optlib rejects too, and optlib rejects what torch accepts
     only as one of the listed departures (a value outside the rule's interval, not finite, a
     bool as a number, no switch value), with an error that names the hyperparameter."""
-    import inspect
 
-    from conftest import VALUE_GRID, departure, outcome
+    from conftest import VALUE_GRID, departure
 
     cls, builtin = torch_classes(name)
     for arg in inspect.signature(builtin).parameters:
@@ -526,7 +563,7 @@ def test_constructor_accepts_and_rejects_as_builtin(name):
                 params = make_params()
                 opt = make(params, **kwargs)
                 for t in (1, 2):
-                    set_grads(params, t)
+                    set_grads(params, t, opt=opt)
                     opt.step()
 
             theirs, ours = outcome(lambda: attempt(builtin)), outcome(lambda: attempt(cls))

@@ -151,6 +151,11 @@ class RuleOptimizer(keras.optimizers.Optimizer):
     # rho_t = rho_inf - 2t*beta2^t/(1 - beta2^t) cancels catastrophically in float32; torch
     # computes it in Python floats); such a scalar is cast to the variable's dtype where they meet
     _scalar_dtype = None
+    # whether a sparse gradient (TensorFlow's IndexedSlices, which Keras gives an Embedding's
+    # table on that backend) steps only the rows it holds, leaving every other row of the
+    # variable and of its slots as it was (SparseAdam, as TensorFlow Addons' LazyAdam did); a
+    # dense gradient steps every row.  Else a sparse gradient counts as the dense one.
+    lazy = False
 
     def __init__(self, learning_rate, hypers, name, **kwargs):
         if _py(learning_rate):
@@ -266,8 +271,8 @@ class RuleOptimizer(keras.optimizers.Optimizer):
         step = self._steps[self._get_variable_index(variable)]
         new_param, *new_slots = step.evaluate([step.program.param, *(step.program.slots[n] for n in step.tensor_slots)])
         for name, value in zip(step.tensor_slots, new_slots):
-            self.assign(step.slots[name], value)
-        self.assign(variable, new_param)
+            self.assign(step.slots[name], step.in_place(value))
+        self.assign(variable, step.in_place(new_param))
 
     @classmethod
     def kwargs_for(cls, hypers):
@@ -292,6 +297,19 @@ class RuleOptimizer(keras.optimizers.Optimizer):
         return config
 
 
+def _held_rows(gradient):
+    """``(rows, values)`` of a sparse gradient (TensorFlow's IndexedSlices), a repeated row
+    summed once, as torch's ``coalesce``; None for a dense one."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    if not isinstance(gradient, tf.IndexedSlices):
+        return None
+    rows, position = tf.unique(gradient.indices)
+    return rows, tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0])
+
+
 class _VariableStep:
     """One variable's step: its program (for its kind), inputs, slots and evaluation cache.
 
@@ -303,11 +321,15 @@ class _VariableStep:
     def __init__(self, opt, gradient, variable, learning_rate, index):
         self.dtype = dtype = variable.dtype
         self.program = opt.rule.program(opt.hypers, "keras", opt._kind(variable))
-        self.inputs = {"param": variable, "grad": ops.cast(gradient, dtype),
+        self.rows = _held_rows(gradient) if opt.lazy else None
+        if self.rows is not None:  # a lazy step runs on the rows the gradient holds
+            self.rows, gradient = self.rows
+        self.inputs = {"param": self.held(variable), "grad": ops.cast(gradient, dtype),
                        "t": ops.cast(opt.iterations + 1, opt._scalar_dtype or dtype)}
         self.hypers = dict(opt.hypers, lr=ops.cast(learning_rate, dtype))
         self.hypers.update({k: ops.cast(self.hypers[k], dtype) for k in opt._cast_hypers})
         self.slots = {name: vs[index] for name, vs in opt._slot_variables.items()}
+        self.slot_values = {name: self.held(v) for name, v in self.slots.items()}
         self.scalar_slots = {name: ops.copy(ops.convert_to_tensor(opt._scalar_variable(name, index)))
                              for name in opt._scalar_variables}
         self.tensor_slots = [name for name in self.program.slots if name in self.slots]
@@ -318,11 +340,23 @@ class _VariableStep:
     def leaf(self, node):
         kind, name = node.op, node.args[0]
         if kind == "slot":
-            return self.scalar_slots[name] if name in self.scalar_slots else self.slots[name]
+            return self.scalar_slots[name] if name in self.scalar_slots else self.slot_values[name]
         return self.inputs[name] if kind == "input" else self.hypers[name]
 
     def evaluate(self, nodes):
         return evaluate(nodes, self.leaf, self.ops, self.cache)
+
+    def held(self, variable):
+        """What the step reads of ``variable``: the rows the gradient holds, or all of it."""
+        return variable if self.rows is None else ops.take(variable, self.rows, axis=0)
+
+    def in_place(self, value):
+        """What to assign: ``value`` for every row, or for the rows the gradient holds only."""
+        if self.rows is None:
+            return value
+        import tensorflow as tf
+
+        return tf.IndexedSlices(value, self.rows)
 
     def scalar_value(self, name, dtype):
         """A scalar slot's new value, with the hyperparameters as Python floats (not cast) and

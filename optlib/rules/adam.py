@@ -24,7 +24,10 @@ def adam(p, g, s, h, t, math):
         return p - h.lr / bias_correction1 * s.exp_avg / denom
     # Keras: epsilon-hat, added to the root of the raw second moment
     alpha = h.lr * math.sqrt(bias_correction2) / bias_correction1
-    return p - s.exp_avg * alpha / (math.sqrt(v) + h.eps)
+    if math.order == "keras":
+        return p - s.exp_avg * alpha / (math.sqrt(v) + h.eps)
+    # torch.optim.SparseAdam, torch's one epsilon-hat Adam, divides before it scales
+    return p - s.exp_avg / (math.sqrt(v) + h.eps) * alpha
 
 
 ADAM = register(

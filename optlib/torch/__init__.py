@@ -22,11 +22,13 @@ from .radam import RAdam
 from .rmsprop import RMSprop
 from .rprop import Rprop
 from .sgd import SGD
+from .sparse_adam import SparseAdam
 from .swats import SWATS
 
 # Each optimizer class, one line each; by_rule maps a rule to the class that runs it (the one
 # whose name the framework's built-in shares; the first class of a rule: Adam, not AdamW).
-CLASSES = (SGD, Adam, Adagrad, RMSprop, Adadelta, AdamW, Adamax, NAdam, RAdam, ASGD, Rprop, Ftrl, SWATS, NDAdam)
+CLASSES = (SGD, Adam, Adagrad, RMSprop, Adadelta, AdamW, Adamax, NAdam, RAdam, ASGD, Rprop, Ftrl, SparseAdam, SWATS,
+           NDAdam)
 by_rule = {cls.rule.name: cls for cls in reversed(CLASSES)}
 
 __all__ = ["RuleOptimizer", "CLASSES", "by_rule", *(cls.__name__ for cls in CLASSES)]

@@ -8,7 +8,7 @@ import torch
 from torch.optim.optimizer import _get_scalar_dtype
 
 from ._plan import Plan, evaluate_scalars, scalar_nodes
-from ..expr import nodes
+from ..expr import ema_as_delta, nodes
 from .._faces import builtin_kwargs as _builtin_kwargs, total_values, unit_shape
 
 __all__ = ["RuleOptimizer"]
@@ -82,6 +82,16 @@ class RuleOptimizer(torch.optim.Optimizer):
     extras = {}
     # rule hyperparameters the class holds fixed (AdamW: decoupled_weight_decay=True)
     fixed = {}
+    # how the built-in computes an exponential moving average: "torch", as torch.optim's Adam
+    # family (lerp_, or mul_ and addcmul_ for a square), or "delta", m + (x - m)*(1 - beta) with
+    # each operation rounded on its own (torch.optim.SparseAdam)
+    _ema = "torch"
+    # whether the class takes sparse gradients only and steps only the entries they hold,
+    # leaving every other entry of the parameter and of its state as it was
+    # (torch.optim.SparseAdam); every other class takes dense gradients only
+    lazy = False
+    # whether a checkpoint counts steps in Python ints (torch.optim.SparseAdam's), not tensors
+    integer_steps = False
 
     def __init__(self, params, arguments):
         """``arguments``: the subclass constructor's ``locals()``, so that its signature, torch's
@@ -129,8 +139,10 @@ class RuleOptimizer(torch.optim.Optimizer):
         key = (self.rule.structure(values), kind)
         if key not in self._compiled:
             active = self.rule.active_slots(values)
+            program = self.rule.program(values, "torch", kind)
             self._compiled[key] = _Compiled(
-                self.rule.program(values, "torch", kind), tuple(s.name for s in active if not s.scalar),
+                ema_as_delta(program) if self._ema == "delta" else program,
+                tuple(s.name for s in active if not s.scalar),
                 tuple(s.name for s in active if s.scalar),
                 tuple(s.name for s in active if s.shape == "units" and kind == "units"), self.rule.complex_arithmetic)
         return self._compiled[key]
@@ -138,6 +150,8 @@ class RuleOptimizer(torch.optim.Optimizer):
     def _init_state(self, p, values):
         state = self.state[p]
         if "step" in state:
+            if not isinstance(state["step"], torch.Tensor):  # a count from a checkpoint of integer steps
+                state["step"] = torch.tensor(float(state["step"]), dtype=torch.float32)
             return state
         if state and all(state.get(s.name) is not None for s in self.rule.active_slots(values)):
             # loaded from a built-in that counts no steps (torch.optim.SGD keeps only its
@@ -193,6 +207,14 @@ class RuleOptimizer(torch.optim.Optimizer):
                 if slot.name in state:
                     state[slot.name] = state[slot.name].to(dtype=_scalar_dtype(slot), device="cpu")
 
+    def state_dict(self):
+        """As torch's; with ``integer_steps``, each step count as a Python int, so that the
+        built-in that counts so continues from it with the same arithmetic."""
+        out = super().state_dict()
+        if self.integer_steps:
+            out["state"] = {k: dict(v, step=int(v["step"])) for k, v in out["state"].items()}
+        return out
+
     def scalar_state(self):
         """The rule's scalar slots as Python floats (SWATS's ``switch_step`` and ``sgd_lr``,
         NAdam's ``mu_product``): ``{name: value}`` where every parameter holds the same value,
@@ -224,6 +246,8 @@ class RuleOptimizer(torch.optim.Optimizer):
                 for p in b.params:
                     self.state[p][name].copy_(value)
             compiled.plan(sv, b.maximize).run(b.tensors, b.grads, b.slots, sv)
+            for held in b.held:
+                held.write_back()
         return loss
 
     def _buckets(self, index, group):
@@ -234,12 +258,21 @@ class RuleOptimizer(torch.optim.Optimizer):
         if not params:
             return []
         values = self._group_values(group)
+        name = type(self).__name__
         states = []
         for p in params:
-            if p.grad.is_sparse:
-                raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+            if p.grad.is_sparse and not self.lazy:
+                raise RuntimeError(f"{name} does not support sparse gradients, please consider SparseAdam instead")
+            if self.lazy and not p.grad.is_sparse:
+                raise RuntimeError(f"{name} does not support dense gradients: it steps only the entries a sparse "
+                                   "gradient holds (nn.Embedding(sparse=True)); please consider Adam instead")
             states.append(self._init_state(p, values))
         torch._foreach_add_([state["step"] for state in states], 1)
+        held = {}
+        if self.lazy:  # a step with no entries is counted and changes nothing, as in torch
+            held = {p: _Held(p.grad) for p in params}
+            kept = [(p, state) for p, state in zip(params, states) if held[p].grad.numel()]
+            params, states = [p for p, _ in kept], [state for _, state in kept]
         per_tensor = "tensor" in self.rule.scopes(values)
         scalar_names = [s.name for s in self.rule.active_slots(values) if s.scalar]
         kinds = {p.ndim: self.rule.kind_of(values, p.ndim) for p in params}
@@ -256,14 +289,19 @@ class RuleOptimizer(torch.optim.Optimizer):
         out = []
         for (_, _, t, _, kind, _), ps in buckets.items():
             compiled = self._compiled_for(values, kind)
-            grads = [p.grad for p in ps]
+            hold = [held[p] for p in ps if p in held]
+
+            def entries(tensors):  # a lazy step's operands: the entries its gradients hold
+                return [h.gather(x) for h, x in zip(hold, tensors)] if hold else list(tensors)
+
+            grads = [h.grad for h in hold] or [p.grad for p in ps]
             if maximize:
                 grads = torch._foreach_neg(grads)
             # a bucket has one dtype: a complex one steps its real parts unless the step is linear
             view = _reals if ps[0].is_complex() and compiled.complex_parts else list
-            out.append(_Bucket(index, values, compiled, t, ps, view(ps), view(grads), maximize,
-                               [view(self.state[p][name] for p in ps) for name in compiled.slot_names],
-                               {name: self.state[ps[0]][name] for name in compiled.scalar_slot_names}))
+            out.append(_Bucket(index, values, compiled, t, ps, view(entries(ps)), view(grads), maximize,
+                               [view(entries(self.state[p][name] for p in ps)) for name in compiled.slot_names],
+                               {name: self.state[ps[0]][name] for name in compiled.scalar_slot_names}, hold))
         return out
 
     @staticmethod
@@ -289,12 +327,33 @@ class _Bucket:
     ``tensors`` are the parameters as the plan steps them (complex ones as their real parts)."""
 
     __slots__ = ("group", "values", "compiled", "t", "params", "tensors", "grads", "maximize", "slots",
-                 "scalar_slots", "totals")
+                 "scalar_slots", "totals", "held")
 
-    def __init__(self, group, values, compiled, t, params, tensors, grads, maximize, slots, scalar_slots):
+    def __init__(self, group, values, compiled, t, params, tensors, grads, maximize, slots, scalar_slots, held):
         self.group, self.values, self.compiled, self.t = group, values, compiled, t
         self.params, self.tensors, self.grads, self.maximize = params, tensors, grads, maximize
-        self.slots, self.scalar_slots, self.totals = slots, scalar_slots, {}
+        self.slots, self.scalar_slots, self.totals, self.held = slots, scalar_slots, {}, held
+
+
+class _Held:
+    """The entries a sparse gradient holds (coalesced: a repeated index is summed once, as the
+    step is not linear), and the parameter's and slots' copies of them that a lazy step runs
+    on, to be written back after it."""
+
+    def __init__(self, grad):
+        grad = grad.coalesce()
+        self.index = tuple(grad._indices())
+        self.grad = grad._values()
+        self.copies = []
+
+    def gather(self, tensor):
+        entries = tensor[self.index]
+        self.copies.append((tensor, entries))
+        return entries
+
+    def write_back(self):
+        for tensor, entries in self.copies:
+            tensor.index_put_(self.index, entries)
 
 
 def _scalar_dtype(slot):
