@@ -140,7 +140,10 @@ def _pick(rule, hypers, classes, builtins, prefer, lazy):
         if all(hypers.get(k) == v for k, v in cls.fixed.items()):
             return Ported(cls, cls.kwargs_for(hypers), False,
                           [f"no {builtins.__name__} class computes this; optlib's {cls.__name__} with its variant"])
-    raise ValueError(f"no class computes rule {rule.name!r} with {hypers}")  # pragma: no cover
+    fixed = {k: v for c in candidates for k, v in c.fixed.items()}
+    raise ValueError(f"neither {builtins.__name__} nor optlib has a class that computes rule {rule.name!r} with {hypers}"
+                     + (" on the rows a sparse gradient holds" if lazy else "")
+                     + (f": the ones that could hold {fixed} fixed" if fixed else ""))
 
 
 # --- Keras -> torch ---------------------------------------------------------------------------------

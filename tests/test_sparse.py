@@ -173,3 +173,6 @@ def test_port_keeps_laziness():
     assert to_keras((torch.optim.SparseAdam, {})).cls is ok.SparseAdam
     assert to_keras((torch.optim.Adam, {})).cls is ok.Adam  # torch's epsilon, every row
     assert to_torch(keras.optimizers.Adam()).cls is ot.Adam  # epsilon-hat, every row
+    # Keras's base weight decay, which decays every row: torch's SparseAdam has no decay
+    with pytest.raises(ValueError, match=r"on the rows a sparse gradient holds.*'weight_decay': 0.0"):
+        to_torch(ok.SparseAdam(weight_decay=0.1))
