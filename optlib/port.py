@@ -141,7 +141,8 @@ def _pick(rule, hypers, classes, builtins, prefer, lazy):
             return Ported(cls, cls.kwargs_for(hypers), False,
                           [f"no {builtins.__name__} class computes this; optlib's {cls.__name__} with its variant"])
     fixed = {k: v for c in candidates for k, v in c.fixed.items()}
-    raise ValueError(f"neither {builtins.__name__} nor optlib has a class that computes rule {rule.name!r} with {hypers}"
+    raise ValueError(f"neither {builtins.__name__} nor optlib has a class that computes rule {rule.name!r} "
+                     f"with {hypers}"
                      + (" on the rows a sparse gradient holds" if lazy else "")
                      + (f": the ones that could hold {fixed} fixed" if fixed else ""))
 
