@@ -25,7 +25,7 @@ def batches(seed=0, steps=STEPS, size=10):
 
 
 def loss_of(rows, t):
-    return (rows**2).sum() + torch.sin(rows * t).sum()
+    return (rows**2).sum() + torch.sin(rows + t).sum()
 
 
 def train_embedding(make, dtype, seed=0, maximize=False):
@@ -105,6 +105,30 @@ def test_gradient_layouts_and_parameters_are_checked_as_torch_does():
             torch.optim.SparseAdam([p], **{key: value})
         with pytest.raises(ValueError, match=f"{key}=0.0 is invalid for SparseAdam: it must be > 0"):
             ot.SparseAdam([p], **{key: value})
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-13), (torch.float32, 1e-5)])
+@pytest.mark.parametrize("name, kwargs", [
+    ("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.02, "momentum": 0.9}),
+    ("SGD", {"lr": 0.02, "momentum": 0.9, "nesterov": True}),
+    ("Adagrad", {"lr": 0.1}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "maximize": True}),
+])
+def test_sgd_and_adagrad_take_sparse_gradients_as_torch(name, kwargs, dtype, tol):
+    """torch.optim.SGD and Adagrad take sparse gradients, and so do their twins: Adagrad steps
+    the entries held (its dense step leaves the others), SGD the dense gradient (momentum
+    moves the others).  To round-off, not bitwise: torch's sparse kernels round apart."""
+    ours, _ = train_embedding(lambda ps: getattr(ot, name)(ps, **kwargs), dtype)
+    theirs, _ = train_embedding(lambda ps: getattr(torch.optim, name)(ps, **kwargs), dtype)
+    assert torch.allclose(ours, theirs, rtol=tol, atol=tol * theirs.abs().max())
+    assert torch.equal(ours[ROWS - 5:], theirs[ROWS - 5:])  # never looked up: where they started
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adagrad"])
+def test_weight_decay_with_sparse_gradients_is_an_error_as_in_torch(name):
+    for cls in (getattr(ot, name), getattr(torch.optim, name)):
+        with pytest.raises(RuntimeError, match="sparse"):
+            train_embedding(lambda ps: cls(ps, lr=0.1, weight_decay=0.01), torch.float64)
 
 
 def test_checkpoint_steps_are_integers_as_torchs():

@@ -87,8 +87,9 @@ class RuleOptimizer(torch.optim.Optimizer):
     # each operation rounded on its own (torch.optim.SparseAdam)
     _ema = "torch"
     # whether the class takes sparse gradients only and steps only the entries they hold,
-    # leaving every other entry of the parameter and of its state as it was
-    # (torch.optim.SparseAdam); every other class takes dense gradients only
+    # leaving every other entry of the parameter and of its state as it was, which is not the
+    # dense step (torch.optim.SparseAdam); other classes take dense gradients, and sparse ones
+    # where _sparse_step says how
     lazy = False
     # whether a checkpoint counts steps in Python ints (torch.optim.SparseAdam's), not tensors
     integer_steps = False
@@ -119,6 +120,12 @@ class RuleOptimizer(torch.optim.Optimizer):
         """Keywords for the torch.optim class of the same name that computes ``hypers``'s
         math, or None when only optlib's variant can."""
         return _builtin_kwargs(cls, hypers)
+
+    def _sparse_step(self, values):
+        """How a sparse gradient steps at hyperparameters ``values``: ``"lazy"``, on the entries
+        it holds (for a class whose step leaves an entry with a zero gradient as it was, that is
+        the dense step), ``"dense"``, as the dense gradient it stands for, or None: not taken."""
+        return "lazy" if self.lazy else None
 
     def _group_values(self, group):
         """The validated hyperparameters of ``group``, kept until a value in the group changes
@@ -259,20 +266,25 @@ class RuleOptimizer(torch.optim.Optimizer):
             return []
         values = self._group_values(group)
         name = type(self).__name__
-        states = []
+        states, held, dense = [], {}, {}
         for p in params:
-            if p.grad.is_sparse and not self.lazy:
-                raise RuntimeError(f"{name} does not support sparse gradients, please consider SparseAdam instead")
-            if self.lazy and not p.grad.is_sparse:
+            if p.grad.is_sparse:
+                how = self._sparse_step(values)
+                if how is None:
+                    raise RuntimeError(f"{name} does not support sparse gradients, please consider SparseAdam "
+                                       "instead")
+                if how == "lazy":
+                    held[p] = _Held(p.grad)
+                else:
+                    dense[p] = p.grad.to_dense()
+            elif self.lazy:
                 raise RuntimeError(f"{name} does not support dense gradients: it steps only the entries a sparse "
                                    "gradient holds (nn.Embedding(sparse=True)); please consider Adam instead")
             states.append(self._init_state(p, values))
         torch._foreach_add_([state["step"] for state in states], 1)
-        held = {}
-        if self.lazy:  # a step with no entries is counted and changes nothing, as in torch
-            held = {p: _Held(p.grad) for p in params}
-            kept = [(p, state) for p, state in zip(params, states) if held[p].grad.numel()]
-            params, states = [p for p, _ in kept], [state for _, state in kept]
+        # a lazy step with no entries is counted and changes nothing, as in torch
+        kept = [(p, state) for p, state in zip(params, states) if p not in held or held[p].grad.numel()]
+        params, states = [p for p, _ in kept], [state for _, state in kept]
         per_tensor = "tensor" in self.rule.scopes(values)
         scalar_names = [s.name for s in self.rule.active_slots(values) if s.scalar]
         kinds = {p.ndim: self.rule.kind_of(values, p.ndim) for p in params}
@@ -283,18 +295,18 @@ class RuleOptimizer(torch.optim.Optimizer):
         buckets = {}
         for p, state in zip(params, states):
             key = (p.device, p.dtype, float(state["step"]), tuple(float(state[n]) for n in scalar_names),
-                   kinds[p.ndim], id(p) if per_tensor else None)
+                   kinds[p.ndim], id(p) if per_tensor else None, p in held)
             buckets.setdefault(key, []).append(p)
         maximize = group.get("maximize", False)
         out = []
-        for (_, _, t, _, kind, _), ps in buckets.items():
+        for (_, _, t, _, kind, _, _), ps in buckets.items():
             compiled = self._compiled_for(values, kind)
             hold = [held[p] for p in ps if p in held]
 
             def entries(tensors):  # a lazy step's operands: the entries its gradients hold
                 return [h.gather(x) for h, x in zip(hold, tensors)] if hold else list(tensors)
 
-            grads = [h.grad for h in hold] or [p.grad for p in ps]
+            grads = [h.grad for h in hold] or [dense.get(p, p.grad) for p in ps]
             if maximize:
                 grads = torch._foreach_neg(grads)
             # a bucket has one dtype: a complex one steps its real parts unless the step is linear

@@ -40,6 +40,13 @@ class Adagrad(RuleOptimizer):
             epsilon_placement=group["epsilon_placement"],
         )
 
+    def _sparse_step(self, values):
+        """As torch.optim.Adagrad: a sparse gradient steps the entries it holds, which without
+        weight decay is the dense step (a zero gradient leaves an entry's sum and value)."""
+        if values["weight_decay"]:
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+        return "lazy"
+
     @classmethod
     def kwargs_for(cls, h):
         return dict(lr=h["lr"], lr_decay=h["lr_decay"], weight_decay=h["weight_decay"],

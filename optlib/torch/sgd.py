@@ -52,6 +52,13 @@ class SGD(RuleOptimizer):
             drift=group["drift"],
         )
 
+    def _sparse_step(self, values):
+        """As torch.optim.SGD, which takes sparse gradients without weight decay: the step of
+        the dense gradient (a momentum buffer keeps moving entries the gradient leaves out)."""
+        if values["weight_decay"]:  # torch.optim.SGD fails there: add(sparse, dense)
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+        return "dense"
+
     @classmethod
     def kwargs_for(cls, h):  # Nesterov without momentum is plain SGD, which torch asks without it
         return dict(lr=h["lr"], momentum=h["momentum"], dampening=h["dampening"],
