@@ -19,7 +19,8 @@ import numpy as np
 from . import problems, reference
 from .rules import get
 
-__all__ = ["crosscheck", "trajectories", "agreement", "IMPLEMENTATIONS", "BITWISE_PAIRS"]
+__all__ = ["crosscheck", "trajectories", "agreement", "closure_crosscheck", "closure_trajectories", "TorchClosure",
+           "flat_loss", "IMPLEMENTATIONS", "CLOSURE_IMPLEMENTATIONS", "BITWISE_PAIRS"]
 
 IMPLEMENTATIONS = ("reference", "optlib.torch", "torch.optim", "optlib.keras", "keras")
 # An optlib face runs its framework's own operations in the built-in's order: bitwise equal.
@@ -254,3 +255,160 @@ def agreement(table, tolerance, bitwise=BITWISE_PAIRS):
         return within if row.max_rel <= tolerance else "FAIL"
 
     return table.apply(one, axis=1).rename("agreement")
+
+
+# --- closure-driven rules (L-BFGS): every implementation evaluates the loss where it chooses ----
+
+CLOSURE_IMPLEMENTATIONS = ("reference", "optlib.torch", "torch.optim", "optlib.keras")
+
+
+def _torch_namespace():
+    import types
+
+    import torch
+
+    return types.SimpleNamespace(sum=torch.sum, cat=torch.cat, matmul=torch.matmul,
+                                 logsumexp=lambda z: torch.logsumexp(z, -1))
+
+
+class TorchClosure:
+    """``problem``'s loss as a torch closure over fresh parameters (``params``, at the start of
+    the :class:`optlib.problems.Loss`, in ``dtype``) for the optimizer ``make(params)``
+    (``opt``): a call zeroes the gradients, evaluates the loss, back-propagates it and records
+    its value in ``losses``."""
+
+    def __init__(self, problem, make, dtype="float64"):
+        import torch
+
+        dt = {"float64": torch.float64, "float32": torch.float32}[dtype]
+        self.problem, self.namespace, self.losses = problem, _torch_namespace(), []
+        self.params = [torch.tensor(x, dtype=dt, requires_grad=True) for x in problem.x0]
+        self.data = {k: torch.tensor(v, dtype=dt) for k, v in problem.data.items()}
+        self.opt = make(self.params)
+
+    def __call__(self):
+        self.opt.zero_grad()
+        loss = self.problem.loss(self.params, self.namespace, self.data)
+        loss.backward()
+        self.losses.append(loss.item())
+        return loss
+
+
+def _run_torch_closure(cls, kwargs, problem, dtype, steps):
+    closure = TorchClosure(problem, lambda params: cls(params, **kwargs), dtype)
+    run = {"param": [], "loss": [], "evaluations": []}
+    for _ in range(steps):
+        run["loss"].append(closure.opt.step(closure).item())
+        run["param"].append([p.detach().double().numpy().copy() for p in closure.params])
+        run["evaluations"].append(len(closure.losses))
+    return run
+
+
+def _run_keras_closure(cls, kwargs, problem, dtype, steps):
+    import types
+
+    import keras
+    from keras import ops
+
+    variables = [keras.Variable(x, dtype=dtype) for x in problem.x0]
+    data = {k: ops.convert_to_tensor(v, dtype=dtype) for k, v in problem.data.items()}
+    xp = types.SimpleNamespace(sum=ops.sum, cat=lambda xs: ops.concatenate(xs, 0), matmul=ops.matmul,
+                               logsumexp=lambda z: ops.logsumexp(z, axis=-1))
+    opt, calls = cls(**kwargs), [0]
+
+    def loss():
+        calls[0] += 1
+        return problem.loss(variables, xp, data)
+
+    run = {"param": [], "loss": [], "evaluations": []}
+    for _ in range(steps):
+        run["loss"].append(float(opt.minimize(loss, variables)))
+        run["param"].append([np.array(v.numpy(), np.float64) for v in variables])
+        run["evaluations"].append(calls[0])
+    return run
+
+
+def flat_loss(problem):
+    """``fun(x) -> (loss, gradient)`` of ``problem`` on one flat float64 vector ``x`` (its
+    parameters in order), the gradient by torch's autograd: what the NumPy reference
+    evaluates (the problem's derivative, not the method's arithmetic)."""
+    import torch
+
+    shapes = [np.shape(x) for x in problem.x0]
+    cuts = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
+    data = {k: torch.tensor(v, dtype=torch.float64) for k, v in problem.data.items()}
+
+    def fun(x):
+        params = [torch.tensor(part.reshape(s), requires_grad=True) for part, s in zip(np.split(x, cuts), shapes)]
+        loss = problem.loss(params, _torch_namespace(), data)
+        loss.backward()
+        return loss.item(), np.concatenate([p.grad.numpy().ravel() for p in params])
+
+    fun.split = lambda x: [part.reshape(s) for part, s in zip(np.split(x, cuts), shapes)]
+    return fun
+
+
+def _run_reference_closure(rule, values, problem, steps):
+    fun = flat_loss(problem)
+    out = reference.minimize(rule, values, fun, np.concatenate([np.ravel(x) for x in problem.x0]), steps)
+    return {"param": [fun.split(x) for x in out["param"][1:]], "loss": out["loss"], "evaluations": out["evaluations"]}
+
+
+def closure_trajectories(rule, hypers=None, problem=None, steps=5, dtype="float64",
+                         implementations=CLOSURE_IMPLEMENTATIONS):
+    """``({implementation: {"param": [...], "loss": [...], "evaluations": [...]}}, skipped)``:
+    after each of ``steps`` steps of a closure-driven ``rule`` on the :class:`optlib.problems.Loss`
+    ``problem`` (default :func:`~optlib.problems.chained_rosenbrock`), the parameters, the loss
+    the step started at and the loss evaluations so far."""
+    import optlib.keras as ok
+    import optlib.torch as ot
+
+    rule = get(rule)
+    values = rule.validate(hypers or {})
+    problem = problem or problems.chained_rosenbrock()
+    torch_face = next(c for c in ot.CLOSURE_CLASSES if c.rule is rule)
+    keras_face = next(c for c in ok.CLOSURE_CLASSES if c.rule is rule)
+    runs, skipped = {}, {}
+    for name in implementations:
+        if name == "reference":
+            if dtype == "float64":
+                runs[name] = _run_reference_closure(rule, values, problem, steps)
+            else:
+                skipped[name] = "the reference runs in float64 only"
+        elif name == "optlib.torch":
+            runs[name] = _run_torch_closure(torch_face, torch_face.kwargs_for(values), problem, dtype, steps)
+        elif name == "torch.optim":
+            import torch
+
+            builtin, kwargs = getattr(torch.optim, torch_face.__name__, None), torch_face.builtin_kwargs(values)
+            if builtin is None or kwargs is None:
+                skipped[name] = f"torch.optim has no {torch_face.__name__} that computes this"
+            else:
+                runs[name] = _run_torch_closure(builtin, kwargs, problem, dtype, steps)
+        elif name == "optlib.keras":
+            runs[name] = _run_keras_closure(keras_face, keras_face.kwargs_for(values), problem, dtype, steps)
+        else:
+            raise ValueError(f"unknown implementation {name!r}; known: {CLOSURE_IMPLEMENTATIONS}")
+    return runs, skipped
+
+
+def closure_crosscheck(rule, hypers=None, problem=None, steps=5, dtype="float64",
+                       implementations=CLOSURE_IMPLEMENTATIONS):
+    """A :func:`crosscheck` table for a closure-driven rule: for every pair of implementations,
+    the largest differences of the parameters after each step, of the losses the steps started
+    at, and of the number of loss evaluations so far (``quantity`` ``param``, ``loss``,
+    ``evaluations``)."""
+    import pandas as pd
+
+    problem = problem or problems.chained_rosenbrock()
+    runs, skipped = closure_trajectories(rule, hypers, problem, steps, dtype, implementations)
+    rows = []
+    for a, b in itertools.combinations(runs, 2):
+        rows.append((a, b, "param", *_max_diff(runs[a]["param"], runs[b]["param"])))
+        for quantity in ("loss", "evaluations"):
+            wrap = lambda run: [[np.array([v], np.float64)] for v in run[quantity]]  # noqa: E731
+            rows.append((a, b, quantity, *_max_diff(wrap(runs[a]), wrap(runs[b]))))
+    table = pd.DataFrame(rows, columns=["a", "b", "quantity", "max_abs", "max_rel"])
+    table.attrs["skipped"] = skipped
+    table.attrs["setting"] = dict(rule=get(rule).name, steps=steps, dtype=dtype, problem=problem.name)
+    return table

@@ -181,7 +181,8 @@ def _no_rule(name, framework):
     import optlib.keras as ok
     import optlib.torch as ot
 
-    names = sorted({c.__name__ for c in ot.CLASSES} | {c.__name__ for c in ok.CLASSES}, key=str.lower)
+    names = sorted({c.__name__ for c in (*ot.CLASSES, *ot.CLOSURE_CLASSES, *ok.CLASSES, *ok.CLOSURE_CLASSES)},
+                   key=str.lower)
     return (f"{framework}'s {name} has no optlib rule, so there is no exact counterpart in the other framework; "
             f"optlib ports {', '.join(names)}")
 
@@ -194,7 +195,8 @@ def _keras_hypers(opt):
 
     name = type(opt).__name__
     cls = getattr(ok, name, None)
-    if cls is None or not (isinstance(opt, ok.RuleOptimizer) or type(opt) is getattr(keras.optimizers, name, None)):
+    faces = (ok.RuleOptimizer, ok.ClosureOptimizer)
+    if cls is None or not (isinstance(opt, faces) or type(opt) is getattr(keras.optimizers, name, None)):
         raise ValueError(_no_rule(name, "Keras"))
     config = opt.get_config()
     for key, inactive in _KERAS_INACTIVE.items():
@@ -206,7 +208,7 @@ def _keras_hypers(opt):
                          "optimizer takes a number; port the number at step 0 and reproduce the schedule with "
                          "a torch.optim.lr_scheduler (ExponentialDecay: ExponentialLR or LambdaLR; "
                          "PiecewiseConstantDecay: MultiStepLR or LambdaLR; CosineDecay: CosineAnnealingLR)")
-    face = opt if isinstance(opt, ok.RuleOptimizer) else cls.from_config(config)
+    face = opt if isinstance(opt, faces) else cls.from_config(config)
     hypers = dict(face.hypers, lr=float(config["learning_rate"]))
     decay = config.get("weight_decay") or 0.0
     if decay:  # Keras's base-class decay: decoupled, w -= lr*weight_decay*w
@@ -240,7 +242,7 @@ def to_torch(keras_optimizer):
     prefer = {"Nadam": "NAdam"}.get(name, name)
     if hypers.get("decoupled_weight_decay") and hypers.get("weight_decay") and rule.name == "adam":
         prefer = "AdamW"
-    return _pick(rule, hypers, ot.CLASSES, torch.optim, prefer, getattr(ok, name).lazy)
+    return _pick(rule, hypers, ot.CLASSES + ot.CLOSURE_CLASSES, torch.optim, prefer, getattr(ok, name).lazy)
 
 
 # --- torch -> Keras ---------------------------------------------------------------------------------
@@ -261,7 +263,8 @@ def _torch_optimizer(obj):
         raise TypeError(f"expected a torch optimizer or a (class, kwargs) pair, got {type(obj).__name__}")
     name = type(obj).__name__
     face = getattr(ot, name, None)
-    if face is None or not (isinstance(obj, ot.RuleOptimizer) or type(obj) is getattr(torch.optim, name, None)):
+    faces = (ot.RuleOptimizer, ot.ClosureOptimizer)
+    if face is None or not (isinstance(obj, faces) or type(obj) is getattr(torch.optim, name, None)):
         raise ValueError(_no_rule(name, "PyTorch"))
     groups = []
     for group in obj.param_groups:
@@ -303,7 +306,7 @@ def to_keras(torch_optimizer):
     prefer = {"NAdam": "Nadam"}.get(name, name)
     if name == "Adam" and hypers.get("decoupled_weight_decay") and hypers.get("weight_decay"):
         prefer = "Adam"
-    return _pick(face.rule, hypers, ok.CLASSES, keras.optimizers, prefer, face.lazy)
+    return _pick(face.rule, hypers, ok.CLASSES + ok.CLOSURE_CLASSES, keras.optimizers, prefer, face.lazy)
 
 
 

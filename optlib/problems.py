@@ -12,7 +12,8 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Problem", "quadratic", "rosenbrock", "beale", "noisy_stream", "wavy", "run", "observed_rate", "tune_lr"]
+__all__ = ["Problem", "quadratic", "rosenbrock", "beale", "noisy_stream", "wavy", "run", "observed_rate", "tune_lr",
+           "Loss", "chained_rosenbrock", "softmax_regression", "digits_softmax"]
 
 
 @dataclass
@@ -163,3 +164,55 @@ def tune_lr(rule, hypers, problem, grid, steps, schedule=None, tail=0.1):
     if not np.isfinite(scores[best]):
         raise ValueError(f"every learning rate in the grid diverged for {rule} on {problem.name}")
     return best, scores
+
+
+@dataclass
+class Loss:
+    """A loss that a closure-driven method evaluates where it likes (L-BFGS), written once for
+    every array library: ``loss(params, xp, data)`` with ``xp`` a namespace of ``sum``, ``cat``
+    (of 1-D arrays), ``matmul`` and ``logsumexp`` (over the last axis), and ``data`` the constant
+    arrays it reads (float64 NumPy arrays here; ``loss`` gets them in its library and dtype)."""
+
+    name: str
+    x0: list
+    loss: Callable
+    data: dict
+
+
+def chained_rosenbrock(n=6, x0=None):
+    """``sum_i 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2`` over ``n`` coordinates, in two tensors (the
+    first half and the rest); minimum 0 at ones, from ``(-1.2, 1, -1.2, 1, ...)``."""
+    x = np.resize(np.array([-1.2, 1.0]), n) if x0 is None else np.asarray(x0, np.float64)
+
+    def loss(params, xp, data):
+        x = xp.cat([params[0], params[1]])
+        return xp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+    return Loss(f"chained Rosenbrock ({n})", [x[: n // 2], x[n // 2:]], loss, {})
+
+
+def softmax_regression(features, labels, classes, l2=1e-3):
+    """The mean cross-entropy of a linear softmax classifier (weights ``(d, classes)`` and a
+    bias), plus ``l2/2`` times the squared weights: strictly convex, so a full-batch problem
+    with one minimum, from zeros."""
+    features = np.asarray(features, np.float64)
+    onehot = np.eye(classes)[np.asarray(labels)]
+
+    def loss(params, xp, data):
+        logits = xp.matmul(data["x"], params[0]) + params[1]
+        picked = xp.sum(logits * data["onehot"])
+        return (xp.sum(xp.logsumexp(logits)) - picked) / len(onehot) + 0.5 * l2 * xp.sum(params[0] ** 2)
+
+    return Loss(f"softmax regression ({features.shape[1]} features, {classes} classes)",
+                [np.zeros((features.shape[1], classes)), np.zeros(classes)], loss,
+                {"x": features, "onehot": onehot})
+
+
+def digits_softmax(seed=0, l2=1e-3):
+    """:func:`softmax_regression` on the training split of scikit-learn's digits (1,437 images of
+    64 pixels in [0, 1], ten classes; ``seed`` fixes the split, as in
+    :func:`optlib.experiments.data.load`): 650 parameters."""
+    from .experiments import data
+
+    x, y, _, _ = data.load("digits", seed=seed)
+    return softmax_regression(x.reshape(len(x), -1).astype(np.float64), y, 10, l2)

@@ -15,7 +15,7 @@ from ._faces import resolve, slot_start, total_values, unit_shape
 from .rules import get
 from .expr import Arithmetic, evaluate
 
-__all__ = ["init_state", "step", "step_all", "trajectory", "NumpyOps"]
+__all__ = ["init_state", "step", "step_all", "trajectory", "NumpyOps", "VectorSpace", "minimize"]
 
 
 def _truth(x):
@@ -125,3 +125,58 @@ def trajectory(rule, hypers, x0, grad, steps, schedule=None):
         params.append(x)
         states.append(state)
     return {"param": params, "state": states}
+
+
+class VectorSpace:
+    """A :mod:`optlib.linesearch` space on one float64 vector ``x``, evaluated by
+    ``fun(x) -> (loss, gradient)``; ``evaluations`` counts the calls."""
+
+    def __init__(self, fun, x0):
+        self.fun, self.x, self.evaluations = fun, np.array(x0, dtype=np.float64).ravel(), 0
+
+    def evaluate(self):
+        self.evaluations += 1
+        loss, grad = self.fun(self.x.copy())
+        return float(loss), np.array(grad, dtype=np.float64).ravel()
+
+    def move(self, t, d):
+        self.x += t * d
+
+    def snapshot(self):
+        return self.x.copy()
+
+    def restore(self, saved):
+        self.x[:] = saved
+
+    neg = staticmethod(np.negative)
+    sub = staticmethod(np.subtract)
+    mul = staticmethod(np.multiply)
+    dot = staticmethod(np.dot)
+    sqrt = staticmethod(np.sqrt)
+
+    @staticmethod
+    def add(a, b, alpha):
+        return a + alpha * b
+
+    @staticmethod
+    def abs_max(v):
+        return np.max(np.abs(v))
+
+    @staticmethod
+    def abs_sum(v):
+        return np.sum(np.abs(v))
+
+
+def minimize(rule, hypers, fun, x0, steps=1):
+    """Run ``steps`` steps of the closure-driven ``rule`` from ``x0`` on ``fun(x) -> (loss,
+    gradient)``: ``{"param": [x0, x1, ...], "loss": [the loss each step started at],
+    "evaluations": [the calls of fun so far, after each step], "state": the final state}``."""
+    rule = get(rule)
+    values = rule.validate(hypers or {})
+    space, state = VectorSpace(fun, x0), {}
+    out = {"param": [space.snapshot()], "loss": [], "evaluations": [], "state": state}
+    for _ in range(steps):
+        out["loss"].append(rule.run(space, state, values))
+        out["param"].append(space.snapshot())
+        out["evaluations"].append(space.evaluations)
+    return out

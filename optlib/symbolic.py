@@ -14,7 +14,7 @@ import sympy as sp
 from .expr import Arithmetic, evaluate
 from .rules import Choice, get
 
-__all__ = ["symbol", "hyper_symbols", "step", "unroll", "equal", "difference", "latex", "SympyOps"]
+__all__ = ["symbol", "hyper_symbols", "step", "unroll", "equal", "difference", "latex", "SympyOps", "VectorSpace"]
 
 _LATEX = {
     "lr": r"\eta", "beta1": r"\beta_1", "beta2": r"\beta_2", "eps": r"\epsilon",
@@ -213,3 +213,18 @@ def latex(expr, **kwargs):
                 for k, v in expr.items()]
         return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
     return sp.latex(expr, **kwargs)
+
+
+class VectorSpace:
+    """The vector vocabulary of :mod:`optlib.linesearch` on SymPy column vectors (``Matrix``),
+    for the parts of a closure-driven rule that are algebra (L-BFGS's two-loop recursion and
+    its memory), so that a chapter can compare them with the matrices they stand for."""
+
+    neg = staticmethod(lambda v: -v)
+    sub = staticmethod(lambda a, b: a - b)
+    mul = staticmethod(lambda v, c: v * c)
+    add = staticmethod(lambda a, b, alpha: a + alpha * b)
+    dot = staticmethod(lambda a, b: (a.T * b)[0, 0])
+    sqrt = staticmethod(sp.sqrt)
+    abs_max = staticmethod(lambda v: sp.Max(*(sp.Abs(x) for x in v)))
+    abs_sum = staticmethod(lambda v: sum(sp.Abs(x) for x in v))

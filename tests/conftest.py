@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from optlib import rules
 
-RULES = rules.names()
+RULES = rules.names("gradient")
 
 
 def hyper_values(rule):

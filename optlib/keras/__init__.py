@@ -12,9 +12,11 @@ floats, the learning rate and ``t = iterations + 1`` cast to the variable's dtyp
 from __future__ import annotations
 
 from ._base import RuleOptimizer
+from ._closure import ClosureOptimizer
 from .adadelta import Adadelta
 from .asgd import ASGD
 from .ftrl import Ftrl
+from .lbfgs import LBFGS
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamax import Adamax
@@ -34,4 +36,8 @@ CLASSES = (SGD, Adam, Adagrad, RMSprop, Adadelta, AdamW, Adamax, Nadam, RAdam, A
            NDAdam)
 by_rule = {cls.rule.name: cls for cls in reversed(CLASSES)}
 
-__all__ = ["RuleOptimizer", "CLASSES", "by_rule", *(cls.__name__ for cls in CLASSES)]
+# the closure-driven classes, whose minimize(loss, var_list) evaluates the loss as often as it needs
+CLOSURE_CLASSES = (LBFGS,)
+
+__all__ = ["RuleOptimizer", "ClosureOptimizer", "CLASSES", "CLOSURE_CLASSES", "by_rule", "LBFGS",
+           *(cls.__name__ for cls in CLASSES)]

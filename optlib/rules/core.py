@@ -6,11 +6,13 @@ import inspect
 import math as _m
 import numbers
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Callable
 
 from ..expr import Node, trace_step
 
-__all__ = ["Real", "Choice", "Slot", "Rule", "DECOUPLED_WEIGHT_DECAY", "register", "get", "names", "registry"]
+__all__ = ["Real", "Integer", "Choice", "Slot", "Rule", "ClosureRule", "DECOUPLED_WEIGHT_DECAY", "register", "get",
+           "names", "registry"]
 
 
 def _is_real(x):
@@ -52,6 +54,27 @@ class Real:
         if not ok:
             raise ValueError(f"{self.name}={value!r} is invalid: {self.doc} must be finite and in {self.interval()}")
         return value
+
+
+@dataclass(frozen=True)
+class Integer:
+    """A count (iterations, evaluations, a history's length) with a least valid value;
+    ``default=None`` where the value follows from the others (``derive`` computes it)."""
+
+    name: str
+    default: int | None
+    doc: str
+    low: int = 0
+    derive: Callable[[dict], int] | None = None
+
+    def validate(self, value):
+        if value is None and self.derive is not None:
+            return None  # the rule's check fills it in from the other values
+        if not _is_real(value) or not float(value).is_integer():  # 20.0 counts as 20, as in torch
+            raise TypeError(f"{self.name} must be an integer ({self.doc}), got {value!r}")
+        if value < self.low:
+            raise ValueError(f"{self.name}={value!r} is invalid: {self.doc} must be an integer >= {self.low}")
+        return int(value)
 
 
 @dataclass(frozen=True)
@@ -128,6 +151,7 @@ class Rule:
     # class, ASGD's linear step included): the two agree to round-off, the built-ins bitwise
     complex_arithmetic: bool = False
     _programs: dict = field(default_factory=dict, repr=False)
+    driven_by = "gradient"  # one gradient per step (a ClosureRule: the loss, evaluated at will)
 
     # --- hyperparameters --------------------------------------------------------------
     def hyper(self, name):
@@ -147,6 +171,9 @@ class Rule:
         if unknown:
             raise ValueError(f"rule {self.name!r} has no hyperparameter {unknown[0]!r}; it has {sorted(known)}")
         out = {h.name: h.validate(values.get(h.name, h.default)) for h in self.hypers}
+        for h in self.hypers:
+            if out[h.name] is None and getattr(h, "derive", None) is not None:
+                out[h.name] = h.validate(h.derive(out))
         if self.check is not None:
             self.check(out)
         return out
@@ -209,7 +236,40 @@ class Rule:
         return f"Rule({self.name!r})"
 
 
-registry: dict[str, Rule] = {}
+@dataclass
+class ClosureRule:
+    """A method that re-evaluates the loss within a step (L-BFGS): its hyperparameters (checked
+    as a :class:`Rule`'s) and ``step(space, state, h)``, the whole step written against a
+    :class:`optlib.linesearch.Space`: the face's flat view of the parameters, with the loss,
+    the gradient and a small vocabulary of vector operations.  The method's state is one
+    dict for all parameters, as the method sees them as one vector."""
+
+    name: str
+    title: str
+    hypers: tuple
+    step: Callable
+    references: tuple = ()
+    check: Callable[[dict], None] | None = None
+    doc: str = ""
+    driven_by = "closure"
+
+    hyper = Rule.hyper
+    defaults = Rule.defaults
+    validate = Rule.validate
+    source = Rule.source
+
+    def inert_hypers(self, values):
+        return frozenset()
+
+    def run(self, space, state, values):
+        """One step of the method on ``space`` at validated hyperparameters ``values``."""
+        return self.step(space, state, SimpleNamespace(**values))
+
+    def __repr__(self):
+        return f"ClosureRule({self.name!r})"
+
+
+registry: dict[str, Rule | ClosureRule] = {}
 
 
 def register(rule: Rule) -> Rule:
@@ -220,7 +280,7 @@ def register(rule: Rule) -> Rule:
 
 
 def get(name: str) -> Rule:
-    if isinstance(name, Rule):
+    if isinstance(name, (Rule, ClosureRule)):
         return name
     try:
         return registry[name]
@@ -228,5 +288,6 @@ def get(name: str) -> Rule:
         raise KeyError(f"no rule named {name!r}; registered: {sorted(registry)}") from None
 
 
-def names():
-    return sorted(registry)
+def names(driven_by=None):
+    """The registered rules' names; ``driven_by``: only the ``"gradient"`` or ``"closure"`` ones."""
+    return sorted(name for name, rule in registry.items() if driven_by in (None, rule.driven_by))

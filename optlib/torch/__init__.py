@@ -9,9 +9,11 @@ parameters of a group at once with in-place ``torch._foreach_*`` operations (see
 from __future__ import annotations
 
 from ._base import RuleOptimizer
+from ._closure import ClosureOptimizer
 from .adadelta import Adadelta
 from .asgd import ASGD
 from .ftrl import Ftrl
+from .lbfgs import LBFGS
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamax import Adamax
@@ -31,4 +33,8 @@ CLASSES = (SGD, Adam, Adagrad, RMSprop, Adadelta, AdamW, Adamax, NAdam, RAdam, A
            NDAdam)
 by_rule = {cls.rule.name: cls for cls in reversed(CLASSES)}
 
-__all__ = ["RuleOptimizer", "CLASSES", "by_rule", *(cls.__name__ for cls in CLASSES)]
+# the closure-driven classes, whose step(closure) evaluates the loss as often as it needs
+CLOSURE_CLASSES = (LBFGS,)
+
+__all__ = ["RuleOptimizer", "ClosureOptimizer", "CLASSES", "CLOSURE_CLASSES", "by_rule", "LBFGS",
+           *(cls.__name__ for cls in CLASSES)]
