@@ -47,6 +47,9 @@ class ReferenceOptimizer(keras.optimizers.Optimizer):
 
     def _backend_update_step(self, grads, variables, learning_rate):
         """Every variable at once, as the rule's totals need (units on a kernel's last axis)."""
+        steps = self.gradient_accumulation_steps
+        if steps and (int(ops.convert_to_numpy(self._iterations)) + 1) % steps:  # calls, not steps
+            return  # JAX's base class steps at every call and restores the variables, not self.states
         hypers = {**self.rule_hypers, "lr": float(ops.convert_to_numpy(learning_rate))}
         indices = [self._get_variable_index(v) for v in variables]
         new, states = reference.step_all(

@@ -348,7 +348,8 @@ class _VariableStep:
 
     def held(self, variable):
         """What the step reads of ``variable``: the rows the gradient holds, or all of it."""
-        return variable if self.rows is None else ops.take(variable, self.rows, axis=0)
+        value = variable.value  # a tensor: JAX's where cannot take a Keras variable
+        return value if self.rows is None else ops.take(value, self.rows, axis=0)
 
     def in_place(self, value):
         """What to assign: ``value`` for every row, or for the rows the gradient holds only."""
