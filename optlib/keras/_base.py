@@ -12,11 +12,46 @@ from keras import ops
 from ..expr import evaluate
 from .._faces import builtin_kwargs as _builtin_kwargs, total_values, unit_shape
 
-__all__ = ["RuleOptimizer", "KerasOps"]
+__all__ = ["RuleOptimizer", "KerasOps", "float64_exact"]
 
 
 def _py(x):
     return isinstance(x, numbers.Number)
+
+
+@functools.cache
+def _rounds_float64(op):
+    """Whether Keras's ``op`` of two float64 tensors computes in float32 (Keras 3.15's torch
+    backend does for maximum, minimum and dot: its result_type of two float64 is float32)."""
+    x = ops.ones((2,), dtype="float64")
+    return keras.backend.standardize_dtype(x.dtype) == "float64" and (
+        keras.backend.standardize_dtype(op(x, x).dtype) != "float64")
+
+
+def float64_exact(op, fallback):
+    """``op``, or for float64 tensors where Keras computes ``op`` in float32, ``fallback``: the
+    same result from operations that keep the dtype."""
+    def call(a, b):
+        if keras.backend.standardize_dtype(a.dtype) == "float64" and _rounds_float64(op):
+            return fallback(a, b)
+        return op(a, b)
+    return call
+
+
+def _pick(keep):  # maximum and minimum as where(): NaN in either gives NaN, as ops.maximum's
+    return lambda a, b: ops.where(ops.logical_or(keep(a, b), ops.isnan(a)), a, b)
+
+
+_maximum = float64_exact(ops.maximum, _pick(ops.greater_equal))
+_minimum = float64_exact(ops.minimum, _pick(ops.less_equal))
+
+
+def _like(x, tensor):
+    """``x`` as a tensor of ``tensor``'s dtype if it is a Python number beside a float tensor."""
+    dtype = keras.backend.standardize_dtype(tensor.dtype) if not _py(tensor) else None
+    if _py(x) and dtype is not None and keras.backend.is_float_dtype(dtype):
+        return ops.convert_to_tensor(x, dtype=dtype)
+    return x
 
 
 class KerasOps:
@@ -38,7 +73,10 @@ class KerasOps:
             return py(a, b)
         if not _py(a) and not _py(b) and a.dtype != b.dtype:  # a float64 scalar meets the variable
             a, b = ops.cast(a, self.dtype), ops.cast(b, self.dtype)
-        return fn(a, b)  # a Python number beside a tensor is weakly typed: exact in float64
+        # a Python number beside a tensor takes the tensor's dtype, as TensorFlow and JAX type it
+        # weakly (exact in float64); Keras's torch backend would round it to float32 first
+        a, b = (_like(x, other) for x, other in ((a, b), (b, a)))
+        return fn(a, b)
 
     def const(self, x):
         return x
@@ -72,10 +110,10 @@ class KerasOps:
         return self._binary(lambda x, y: x <= y, ops.less_equal, a, b)
 
     def maximum(self, a, b):
-        return self._binary(max, ops.maximum, a, b)
+        return self._binary(max, _maximum, a, b)
 
     def minimum(self, a, b):
-        return self._binary(min, ops.minimum, a, b)
+        return self._binary(min, _minimum, a, b)
 
     def neg(self, a):
         return -a if _py(a) else ops.negative(a)
@@ -114,7 +152,9 @@ def _constant(value):
     """An initializer that fills a variable with ``value``, a number or a scalar tensor."""
     if _py(value):
         return keras.initializers.Constant(value)
-    return lambda shape, dtype=None: ops.full(shape, ops.cast(value, dtype), dtype=dtype)
+    # a copy: on JAX, full() of a scalar of the same dtype is that very buffer, and two
+    # variables made from the learning rate would share it (model.fit donates each once)
+    return lambda shape, dtype=None: ops.copy(ops.full(shape, ops.cast(value, dtype), dtype=dtype))
 
 
 class RuleOptimizer(keras.optimizers.Optimizer):

@@ -13,7 +13,7 @@ import keras
 from keras import ops
 
 from .._faces import builtin_kwargs as _builtin_kwargs
-from ._base import _py
+from ._base import _py, float64_exact
 
 
 def _value_and_grads(loss, variables):
@@ -31,8 +31,15 @@ def _value_and_grads(loss, variables):
         with torch.enable_grad():
             value = loss()
             return value, torch.autograd.grad(value, [v.value for v in variables], allow_unused=True)
-    raise NotImplementedError(f"minimize runs on the tensorflow and torch backends, not on {backend!r} (its "
-                              "stateless variables need a functional loss)")
+    if backend == "jax":  # a function of the values: loss() reads them through a stateless scope
+        import jax
+
+        def of_values(values):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return loss()
+
+        return jax.value_and_grad(of_values)([v.value for v in variables])
+    raise NotImplementedError(f"minimize runs on the tensorflow, jax and torch backends, not on {backend!r}")
 
 
 class _VariableSpace:
@@ -63,7 +70,7 @@ class _VariableSpace:
 
     neg = staticmethod(ops.negative)
     sub = staticmethod(ops.subtract)
-    dot = staticmethod(ops.dot)
+    dot = staticmethod(float64_exact(ops.dot, lambda a, b: ops.sum(ops.multiply(a, b))))
     sqrt = staticmethod(ops.sqrt)
 
     @staticmethod
