@@ -56,7 +56,7 @@ def _like(x, tensor):
 
 class KerasOps:
     """One method per operation of :mod:`optlib.expr`, in Keras's own arithmetic: Python numbers
-    stay Python numbers until they meet a tensor (weakly typed there), except the base of a
+    stay Python numbers until they meet a tensor (then they take its dtype), except the base of a
     power, which Keras casts to the variable's dtype (through float32, so in float64 the bias
     corrections use float32-rounded betas, as ``keras.optimizers.Adam`` does)."""
 
